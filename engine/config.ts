@@ -1,0 +1,58 @@
+/**
+ * Every tuning constant of the engine, named, with the reason for its value. Training and serving
+ * read the same object; a bundle records the values it was trained with.
+ */
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export const TIME = { HOUR, DAY } as const;
+
+export const interestConfig = {
+  /** Most interest vectors per user: PinnerSage/MIND find a handful enough to cover a user's tastes. */
+  maxInterests: 4,
+  /** A positive whose best cosine to every interest is below this starts a new interest. */
+  newInterestSimilarity: 0.45,
+  /** Interest weights halve every week without engagement, so old tastes fade but are not forgotten at once. */
+  halfLifeMs: 7 * DAY,
+  /** A negative (skip) moves the nearest interest away from the video by this step when they are this close. */
+  skipPush: 0.03,
+  notInterestedPush: 0.15,
+  pushSimilarity: 0.3,
+  /** Largest step a single positive can move an interest (keeps one binge from erasing history). */
+  maxPull: 0.5,
+  /** Interests below this weight are dropped when a new one needs the slot. */
+  minWeight: 0.05,
+} as const;
+
+export const profileConfig = {
+  /** Distinct recent positive tags kept per user for the tag-overlap feature. */
+  recentTags: 64,
+  /** Creator affinities kept per user (most recent / strongest). */
+  creators: 64,
+  /** Half-life of the tag and creator affinities. */
+  halfLifeMs: 7 * DAY,
+} as const;
+
+export const statsConfig = {
+  /** Popularity is a decayed count: fast (6 h) and slow (3 days) half-lives; their ratio is the trend. */
+  fastHalfLifeMs: 6 * HOUR,
+  slowHalfLifeMs: 3 * DAY,
+} as const;
+
+export const rankerConfig = {
+  /** Hidden units of the single shared layer: ~32·(pair features) + 32·4 multiply-adds per candidate. */
+  hidden: 32,
+  /** Final score = Σ weight·P(head); skips count against. */
+  headWeights: { longView: 1.0, like: 2.0, share: 3.0, skip: -0.5 },
+  epochs: 4,
+  batchSize: 1024,
+  learningRate: 0.005,
+  /** Training examples drawn from logged views, at most this many (uniformly sampled, seeded). */
+  maxExamples: 400_000,
+} as const;
+
+export const notInterestedConfig = {
+  /** How long a not_interested mark hides a creator (contract default: 30 days). */
+  durationMs: 30 * DAY,
+} as const;

@@ -1,0 +1,171 @@
+/**
+ * Multi-interest user state (PinnerSage/MIND spirit): up to `maxInterests` unit vectors in the
+ * video-embedding space, each with a weight that decays with event time. Derived from a user's
+ * events and updated incrementally, one event at a time, by the same code in training (feature
+ * replay) and serving (POST /events), so both see identical interests for identical histories.
+ *
+ * All functions are pure over the typed arrays of an {@link Interests} value; no allocation per update.
+ */
+import { interestConfig } from '../config.js';
+
+export interface Interests {
+  readonly dim: number;
+  /** maxInterests × dim, row-major; rows [0, count) are live and unit-length. */
+  readonly vectors: Float32Array;
+  /** Weight of each live interest at time `ts` (decayed to it). */
+  readonly weights: Float32Array;
+  count: number;
+  /** Event time the weights were last decayed to; -Infinity for a fresh state. */
+  ts: number;
+}
+
+export function createInterests(dim: number, maxInterests: number = interestConfig.maxInterests): Interests {
+  return {
+    dim,
+    vectors: new Float32Array(maxInterests * dim),
+    weights: new Float32Array(maxInterests),
+    count: 0,
+    ts: -Infinity,
+  };
+}
+
+export function cloneInterests(s: Interests): Interests {
+  return { dim: s.dim, vectors: s.vectors.slice(), weights: s.weights.slice(), count: s.count, ts: s.ts };
+}
+
+function dotRow(s: Interests, row: number, v: Float32Array, vOff: number): number {
+  const { dim, vectors } = s;
+  const off = row * dim;
+  let acc = 0;
+  for (let d = 0; d < dim; d++) acc += vectors[off + d] * v[vOff + d];
+  return acc;
+}
+
+function normalizeRow(s: Interests, row: number): void {
+  const { dim, vectors } = s;
+  const off = row * dim;
+  let n = 0;
+  for (let d = 0; d < dim; d++) n += vectors[off + d] * vectors[off + d];
+  if (n <= 0) return;
+  const inv = 1 / Math.sqrt(n);
+  for (let d = 0; d < dim; d++) vectors[off + d] *= inv;
+}
+
+/** Decays every weight to event time `ts` (exponential, `halfLifeMs`). Older events never un-decay. */
+export function decayTo(s: Interests, ts: number, halfLifeMs: number = interestConfig.halfLifeMs): void {
+  if (s.ts === -Infinity) {
+    s.ts = ts;
+    return;
+  }
+  if (ts <= s.ts) return;
+  const f = Math.pow(0.5, (ts - s.ts) / halfLifeMs);
+  for (let i = 0; i < s.count; i++) s.weights[i] *= f;
+  s.ts = ts;
+}
+
+/** Index of the live interest most similar to v (and that similarity), or -1 when there is none. */
+export function nearestInterest(s: Interests, v: Float32Array, vOff = 0): { index: number; similarity: number } {
+  let best = -1;
+  let bestSim = -Infinity;
+  for (let i = 0; i < s.count; i++) {
+    const sim = dotRow(s, i, v, vOff);
+    if (sim > bestSim) {
+      bestSim = sim;
+      best = i;
+    }
+  }
+  return { index: best, similarity: bestSim };
+}
+
+function setRow(s: Interests, row: number, v: Float32Array, vOff: number, weight: number): void {
+  s.vectors.set(v.subarray(vOff, vOff + s.dim), row * s.dim);
+  normalizeRow(s, row);
+  s.weights[row] = weight;
+}
+
+function removeRow(s: Interests, row: number): void {
+  const last = s.count - 1;
+  if (row !== last) {
+    s.vectors.copyWithin(row * s.dim, last * s.dim, (last + 1) * s.dim);
+    s.weights[row] = s.weights[last];
+  }
+  s.count = last;
+}
+
+/**
+ * A positive engagement of `strength` > 0 with the (unit) video vector v at time ts: pulls the
+ * nearest interest toward v as a running weighted mean, or starts a new interest when v is far from
+ * all of them (replacing the weakest when full and it is weaker than this signal; else merging).
+ */
+export function applyPositive(s: Interests, v: Float32Array, vOff: number, strength: number, ts: number): void {
+  decayTo(s, ts);
+  const max = s.weights.length;
+  const { index, similarity } = nearestInterest(s, v, vOff);
+  if (index < 0 || similarity < interestConfig.newInterestSimilarity) {
+    if (s.count < max) {
+      setRow(s, s.count, v, vOff, strength);
+      s.count++;
+      return;
+    }
+    let weakest = 0;
+    for (let i = 1; i < s.count; i++) if (s.weights[i] < s.weights[weakest]) weakest = i;
+    if (s.weights[weakest] < Math.max(strength, interestConfig.minWeight)) {
+      setRow(s, weakest, v, vOff, strength);
+      return;
+    }
+  }
+  const row = index;
+  const w = s.weights[row];
+  const step = Math.min(interestConfig.maxPull, strength / (w + strength));
+  const off = row * s.dim;
+  for (let d = 0; d < s.dim; d++) s.vectors[off + d] += step * (v[vOff + d] - s.vectors[off + d]);
+  normalizeRow(s, row);
+  s.weights[row] = w + strength;
+}
+
+/**
+ * A negative signal (skip: small `push`; not_interested: larger) at time ts: moves the nearest
+ * interest away from v when it is close enough to be the one responsible, and lowers its weight.
+ */
+export function applyNegative(s: Interests, v: Float32Array, vOff: number, push: number, ts: number): void {
+  decayTo(s, ts);
+  const { index, similarity } = nearestInterest(s, v, vOff);
+  if (index < 0 || similarity < interestConfig.pushSimilarity) return;
+  const off = index * s.dim;
+  for (let d = 0; d < s.dim; d++) s.vectors[off + d] -= push * similarity * v[vOff + d];
+  normalizeRow(s, index);
+  s.weights[index] *= 1 - push;
+  if (s.weights[index] < interestConfig.minWeight * 0.01) removeRow(s, index);
+}
+
+/**
+ * Similarity features of a video against the interests, written into out[0..2]:
+ * max cosine, weight-averaged cosine, cosine to the heaviest interest. All 0 with no interests.
+ */
+export function interestSimilarities(s: Interests, v: Float32Array, vOff: number, out: Float32Array, outOff: number): void {
+  if (s.count === 0) {
+    out[outOff] = 0;
+    out[outOff + 1] = 0;
+    out[outOff + 2] = 0;
+    return;
+  }
+  let max = -Infinity;
+  let wsum = 0;
+  let acc = 0;
+  let heaviest = 0;
+  let top = 0;
+  for (let i = 0; i < s.count; i++) {
+    const sim = dotRow(s, i, v, vOff);
+    if (sim > max) max = sim;
+    const w = s.weights[i];
+    acc += w * sim;
+    wsum += w;
+    if (w > heaviest) {
+      heaviest = w;
+      top = sim;
+    }
+  }
+  out[outOff] = max;
+  out[outOff + 1] = wsum > 0 ? acc / wsum : 0;
+  out[outOff + 2] = top;
+}
