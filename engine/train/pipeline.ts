@@ -1,0 +1,216 @@
+/**
+ * The offline pipeline, top to bottom: load → time split → two-tower embeddings → ANN index →
+ * ranker → evaluation against baselines → artifact bundle.
+ *
+ * Evaluation uses only what precedes the hold-out (models, statistics and user state at the cut).
+ * The bundle serves every event of the data directory: the server replays them all at load, so
+ * histories, seen videos and counts include the hold-out.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeBundle, type Manifest } from '../bundle/bundle.js';
+import { catalogFromDataset } from '../features/catalog.js';
+import { FEATURE_NAMES, FEATURE_SPEC_HASH } from '../features/features.js';
+import { rankerConfig } from '../config.js';
+import { initBackend } from '../embedding/backend.js';
+import { trainTwoTower, type TwoTowerOptions } from '../embedding/train.js';
+import { baselineContext, buildBaselines, popularity } from '../evaluate/baselines.js';
+import { evaluateAll, SeenInTraining, type RecommenderMetrics } from '../evaluate/evaluate.js';
+import { formatTable, renderReport } from '../evaluate/report.js';
+import { coldStartStats, timeSplit } from '../evaluate/split.js';
+import { loadDataset } from '../io/load.js';
+import { precomputeVideoParts } from '../pipeline/rank.js';
+import { trainRanker } from '../ranking/train.js';
+import { HnswIndex } from '../retrieval/hnsw.js';
+import { startProgress, type ProgressOptions } from '../util/progress.js';
+import { readTruth } from '../../data/truth.js';
+import { buildRankerExamples } from './replay.js';
+import { rankedRecommender, retrievalRecommender } from './recommenders.js';
+
+export interface TrainOptions {
+  readonly data: string;
+  readonly out: string;
+  readonly skipInvalid?: boolean;
+  readonly seed?: number;
+  readonly dim?: number;
+  /** Two-tower settings beyond dim and seed (epochs, batch size, time budget, …). */
+  readonly twoTower?: Partial<TwoTowerOptions>;
+  /** Users evaluated on the hold-out (deterministic sample). */
+  readonly evalUsers?: number;
+  /** Candidates retrieved per user before ranking. */
+  readonly retrievalBudget?: number;
+  readonly progress?: ProgressOptions['mode'];
+  readonly log?: (line: string) => void;
+}
+
+export interface TrainResult {
+  readonly manifest: Manifest;
+  readonly table: string;
+}
+
+/** Names of the learned model's recommenders in the metrics. */
+export const MODEL_NAMES = { retrieval: 'model:retrieval', ranked: 'model:retrieval+ranking' } as const;
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const mode = opts.progress ?? 'auto';
+  const seed = opts.seed ?? 1;
+  const dim = opts.dim ?? 64;
+  const budget = opts.retrievalBudget ?? 300;
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const phase = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
+    const t = Date.now();
+    const r = await f();
+    timings[name] = (Date.now() - t) / 1000;
+    return r;
+  };
+
+  const backend = await initBackend();
+  log(`tfjs backend: ${backend}`);
+
+  // 1. Load.
+  const loadBar = startProgress('load', 3, { mode });
+  let filesDone = 0;
+  const ds = await phase('load', () =>
+    loadDataset(opts.data, {
+      skipInvalid: opts.skipInvalid,
+      onProgress: () => {
+        /* line-level progress is too chatty for the bar; files are the steps */
+      },
+    }).then((d) => {
+      filesDone = 3;
+      loadBar.stop(`${d.videos.ids.size} videos, ${d.users.ids.size} users, ${d.events.count} events`);
+      return d;
+    }),
+  );
+  void filesDone;
+  for (const f of ds.report.files) {
+    if (f.invalid > 0 || f.duplicates > 0) log(`${f.file}: ${f.invalid} invalid lines skipped, ${f.duplicates} duplicate events ignored`);
+  }
+  for (const s of ds.report.invalidSamples) log(`  skipped: ${s}`);
+
+  // 2. Time split.
+  const split = timeSplit(ds);
+  const cold = coldStartStats(ds, split);
+  log(`hold-out: events ${split.cut}..${ds.events.count} (from ${new Date(split.cutTs).toISOString()})`);
+
+  // 3. Two-tower video embeddings, trained on events before the cut.
+  const ttBar = startProgress('two-tower', 1, { mode });
+  const tt = await phase('twoTower', () =>
+    trainTwoTower(ds, {
+      ...opts.twoTower,
+      cut: split.cut,
+      dim,
+      seed,
+      onProgress: (step, total, loss) => {
+        ttBar.update(step / Math.max(1, total), `loss ${loss.toFixed(4)}`);
+      },
+    }),
+  );
+  ttBar.stop(`${tt.examplesPerSecond.toFixed(0)} examples/s`);
+
+  // 4. ANN index over every video's vector.
+  const nVideos = ds.videos.ids.size;
+  const index = await phase('index', () => {
+    const idx = new HnswIndex(dim, { initialCapacity: Math.max(1024, nVideos), seed });
+    const labels = new Int32Array(nVideos);
+    for (let i = 0; i < nVideos; i++) labels[i] = i;
+    const bar = startProgress('hnsw index', nVideos, { mode });
+    const chunk = 10_000;
+    for (let lo = 0; lo < nVideos; lo += chunk) {
+      const hi = Math.min(nVideos, lo + chunk);
+      idx.addBatch(labels.subarray(lo, hi), tt.videoVectors.subarray(lo * dim, hi * dim));
+      bar.update(hi);
+    }
+    bar.stop();
+    return idx;
+  });
+  const cat = catalogFromDataset(ds, tt.videoVectors, dim);
+
+  // 5. Ranker on logged views before the cut (point-in-time features).
+  const { examples, state } = await phase('rankerExamples', () => buildRankerExamples(ds, cat, split.cut, { seed }));
+  log(`ranker: ${examples.n} examples from logged views`);
+  const rkBar = startProgress('ranker', 1, { mode });
+  const rk = await phase('ranker', () =>
+    trainRanker(examples, { seed, onProgress: (step, total, loss) => rkBar.update(step / Math.max(1, total), `loss ${loss.toFixed(4)}`) }),
+  );
+  rkBar.stop();
+  rk.model.dispose();
+
+  // 6. Evaluation on the hold-out, against baselines, in one run.
+  const evalBar = startProgress('evaluate', 1, { mode });
+  const { metrics, table } = await phase('evaluate', async () => {
+    const seen = new SeenInTraining(ds, split.cut);
+    const ctx = baselineContext(ds, split, seen);
+    const truthPath = join(opts.data, 'truth.json');
+    const truth = existsSync(truthPath) ? await readTruth(truthPath) : undefined;
+    const baselines = buildBaselines(ctx, truth, seed);
+    const pop = popularity(ctx);
+    const mctx = { index, cat, profiles: state.profiles, seen, coldStart: pop, budget };
+    const parts = precomputeVideoParts(rk.weights, state.stats, cat, split.cutTs);
+    const recs = [retrievalRecommender(mctx), rankedRecommender(mctx, rk.weights, parts, split.cutTs), ...baselines];
+    const m = evaluateAll(ds, split, recs, { seen, maxUsers: opts.evalUsers, seed });
+    return { metrics: m, table: formatTable(m) };
+  });
+  evalBar.stop();
+  log(`\n${table}`);
+
+  // 7. The bundle.
+  const evaluation = {
+    holdout: {
+      cutTs: split.cutTs,
+      trainEvents: split.cut,
+      holdoutEvents: ds.events.count - split.cut,
+      ...cold,
+    },
+    recommenders: metrics as Record<string, RecommenderMetrics>,
+  };
+  const reportHtml = renderReport({
+    title: `feedrank training report — ${new Date().toISOString()}`,
+    metrics,
+    lossCurves: { 'two-tower (sampled softmax)': tt.lossCurve, 'ranker (BCE, 4 heads)': rk.lossCurve },
+    notes: {
+      videos: nVideos,
+      users: ds.users.ids.size,
+      events: ds.events.count,
+      'hold-out events': ds.events.count - split.cut,
+      'two-tower examples/s': Math.round(tt.examplesPerSecond),
+      'ranker examples': examples.n,
+      backend,
+    },
+  });
+  const manifest = await phase('bundle', () =>
+    writeBundle(opts.out, {
+      dataset: ds,
+      vectors: tt.videoVectors,
+      dim,
+      tower: tt.weights.serialize(),
+      ranker: rk.weights,
+      saveIndex: (path) => index.save(path),
+      reportHtml,
+      manifest: {
+        metrics: evaluation,
+        model: {
+          twoTower: tt.config,
+          ranker: { hidden: rk.weights.hidden, features: FEATURE_NAMES, headWeights: rankerConfig.headWeights, examples: examples.n },
+          index: { kind: index.kind, M: index.M, efConstruction: index.efConstruction, efSearch: index.efSearch },
+          featureSpecHash: FEATURE_SPEC_HASH,
+        },
+        training: {
+          data: opts.data,
+          seed,
+          skipInvalid: Boolean(opts.skipInvalid),
+          backend,
+          load: ds.report,
+          timings,
+          totalSeconds: (Date.now() - t0) / 1000,
+          twoTowerExamplesPerSecond: tt.examplesPerSecond,
+          rankerExamplesPerSecond: rk.examplesPerSecond,
+        },
+      },
+    }),
+  );
+  log(`bundle written to ${opts.out} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return { manifest, table };
+}
