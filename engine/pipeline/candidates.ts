@@ -77,4 +77,27 @@ export class CandidateSet {
     this.score[i] = 0;
     return true;
   }
+
+  /** Keeps the candidates for which keep(slot) is true, preserving order; returns how many were removed. */
+  compact(keep: (slot: number) => boolean): number {
+    let w = 0;
+    const n = this.count;
+    for (let i = 0; i < n; i++) {
+      if (!keep(i)) {
+        this.stamp[this.video[i]] = this.epoch - 1;
+        continue;
+      }
+      if (w !== i) {
+        this.video[w] = this.video[i];
+        this.source[w] = this.source[i];
+        this.similarity[w] = this.similarity[i];
+        this.interest[w] = this.interest[i];
+        this.score[w] = this.score[i];
+      }
+      this.slot[this.video[w]] = w;
+      w++;
+    }
+    this.count = w;
+    return n - w;
+  }
 }

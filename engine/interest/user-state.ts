@@ -1,0 +1,70 @@
+/**
+ * Everything the online engine keeps per user, derived from that user's events (the source of
+ * truth): the taste profile, the videos already viewed (never recommended again), creators marked
+ * not_interested (hidden until a time), the last few responses (a refreshed feed must not repeat
+ * itself), declared sign-up interests, and the number of distinct events accepted.
+ */
+import { notInterestedConfig } from '../config.js';
+import type { VideoCatalog } from '../features/catalog.js';
+import { EVENT_CODE } from '../io/dataset.js';
+import { IntSet } from '../serve/intset.js';
+import { applyEvent, createProfile, type UserProfile } from './profile.js';
+
+/** Videos remembered from the user's recent responses (about the last three pages of 100). */
+export const SERVED_MEMORY = 300;
+
+export interface UserState {
+  readonly profile: UserProfile;
+  readonly seen: IntSet;
+  /** Creator → event time until which its videos are hidden. */
+  readonly notInterested: Map<number, number>;
+  /** Ring buffer of recently served video indices. */
+  readonly served: Int32Array;
+  servedNext: number;
+  /** Declared sign-up interests (dense tag indices). */
+  declared: number[];
+  eventCount: number;
+}
+
+export function createUserState(dim: number): UserState {
+  return {
+    profile: createProfile(dim),
+    seen: new IntSet(),
+    notInterested: new Map(),
+    served: new Int32Array(SERVED_MEMORY).fill(-1),
+    servedNext: 0,
+    declared: [],
+    eventCount: 0,
+  };
+}
+
+/** Applies one event: profile update, viewed set, not_interested mark. */
+export function applyUserEvent(s: UserState, cat: VideoCatalog, v: number, type: number, watchMs: number, ts: number): void {
+  s.eventCount++;
+  if (type === EVENT_CODE.view) s.seen.add(v);
+  if (type === EVENT_CODE.not_interested) {
+    const until = ts + notInterestedConfig.durationMs;
+    const c = cat.creator[v];
+    if ((s.notInterested.get(c) ?? -Infinity) < until) s.notInterested.set(c, until);
+  }
+  applyEvent(s.profile, cat, v, type, watchMs, ts);
+}
+
+/** True when the user's not_interested mark on creator c is still in force at time ts. */
+export function hidesCreator(s: UserState, c: number, ts: number): boolean {
+  const until = s.notInterested.get(c);
+  return until !== undefined && until > ts;
+}
+
+/** Remembers the videos of a response, so the next page does not repeat them. */
+export function rememberServed(s: UserState, videos: ArrayLike<number>, n: number): void {
+  for (let i = 0; i < n; i++) {
+    s.served[s.servedNext] = videos[i];
+    s.servedNext = (s.servedNext + 1) % s.served.length;
+  }
+}
+
+/** True when v was served in one of the user's recent responses. Linear in SERVED_MEMORY; called per candidate. */
+export function wasServed(s: UserState, v: number): boolean {
+  return s.served.includes(v);
+}

@@ -1,0 +1,91 @@
+/**
+ * What a request runs against (the serving world: catalogue, index, statistics, ranker, …) and the
+ * per-request context threaded through the stages. The world is owned by the engine and swapped
+ * whole on reload; the context's buffers are reused across requests.
+ */
+import type { EngagementStats } from '../features/stats.js';
+import type { UserState } from '../interest/user-state.js';
+import type { Interner } from '../io/interner.js';
+import type { RankerWeights } from '../ranking/model.js';
+import type { AnnIndex } from '../retrieval/ann.js';
+import type { LiveCatalog } from '../serve/catalog.js';
+import { CandidateSet } from './candidates.js';
+import { RankScratch } from './rank.js';
+
+export interface ServingWorld {
+  readonly catalog: LiveCatalog;
+  readonly videoIds: Interner;
+  readonly creators: Interner;
+  readonly tags: Interner;
+  readonly index: AnnIndex;
+  readonly stats: EngagementStats;
+  readonly ranker: RankerWeights;
+  /** Per-video first-layer parts (size × hidden), kept current as stats change. */
+  videoParts: Float32Array;
+  /** Video indices by recent popularity, best first (refreshed periodically). */
+  trending: Int32Array;
+  /** Recent uploads, newest last (bounded ring, see freshConfig). */
+  readonly fresh: Int32Array;
+  freshCount: number;
+  /** Unit vector of a tag (mean of its videos' vectors), or null when the tag has no videos. */
+  tagVector(tag: number): Float32Array | null;
+  /** The engine clock: latest event time seen (time-dependent rules follow the events' ts). */
+  now(): number;
+}
+
+/** Source ids (the `source` field of candidates) and their names in responses and metrics. */
+export const SOURCES = ['none', 'interest_ann', 'fresh', 'trending', 'cold_start', 'fill'] as const;
+export const SOURCE = { interestAnn: 1, fresh: 2, trending: 3, coldStart: 4, fill: 5 } as const;
+
+export class RequestContext {
+  user!: UserState;
+  userId = '';
+  k = 20;
+  ts = 0;
+  readonly set: CandidateSet;
+  readonly scratch: RankScratch;
+  /** Videos the request must not return: viewed, excluded, recently served (stamp === epoch). */
+  private blocked: Uint32Array;
+  private epoch = 0;
+  /** Per-stage timings (ms) and per-source / per-filter counts, for metrics and explanations. */
+  readonly timings: Record<string, number> = {};
+  readonly sourceCounts: Record<string, number> = {};
+  readonly removed: Record<string, number> = {};
+  readonly errors: string[] = [];
+
+  constructor(capacity: number, catalogSize: number, hidden: number) {
+    this.set = new CandidateSet(capacity, catalogSize);
+    this.scratch = new RankScratch(hidden, capacity);
+    this.blocked = new Uint32Array(catalogSize);
+  }
+
+  begin(user: UserState, userId: string, k: number, ts: number, catalogSize: number): void {
+    this.user = user;
+    this.userId = userId;
+    this.k = k;
+    this.ts = ts;
+    this.set.reset(catalogSize);
+    if (catalogSize > this.blocked.length) {
+      const b = new Uint32Array(Math.max(catalogSize, this.blocked.length * 2));
+      b.set(this.blocked);
+      this.blocked = b;
+    }
+    this.epoch = (this.epoch + 1) >>> 0;
+    if (this.epoch === 0) {
+      this.blocked.fill(0);
+      this.epoch = 1;
+    }
+    for (const key of Object.keys(this.timings)) delete this.timings[key];
+    for (const key of Object.keys(this.sourceCounts)) delete this.sourceCounts[key];
+    for (const key of Object.keys(this.removed)) delete this.removed[key];
+    this.errors.length = 0;
+  }
+
+  block(v: number): void {
+    this.blocked[v] = this.epoch;
+  }
+
+  isBlocked(v: number): boolean {
+    return this.blocked[v] === this.epoch;
+  }
+}

@@ -1,0 +1,39 @@
+import { dot } from '../../vector/kernels.js';
+import { TopK } from '../../vector/topk.js';
+import { SOURCE, type RequestContext, type ServingWorld } from '../context.js';
+import { eligible } from '../filters/index.js';
+import type { CandidateSource } from '../stage.js';
+
+/** Fresh videos taken per request: enough that new uploads get impressions, few enough not to crowd the feed. */
+export const FRESH_PER_REQUEST = 30;
+
+const top = new TopK(FRESH_PER_REQUEST);
+const ids = new Int32Array(FRESH_PER_REQUEST);
+const scores = new Float32Array(FRESH_PER_REQUEST);
+
+/**
+ * Recent uploads near the user's interests (the newest ones for a user with none), so that a video
+ * is recommendable the moment it is posted. Scans the bounded ring of recent uploads only.
+ */
+export const freshSource: CandidateSource = {
+  name: 'fresh',
+  id: SOURCE.fresh,
+  run(ctx: RequestContext, world: ServingWorld) {
+    const interests = ctx.user.profile.interests;
+    const { vectors, dim } = world.catalog;
+    top.reset(FRESH_PER_REQUEST);
+    const n = world.freshCount;
+    for (let i = 0; i < n; i++) {
+      const v = world.fresh[i];
+      if (!eligible(ctx, world, v)) continue;
+      let best = interests.count === 0 ? i / Math.max(1, n) : -Infinity;
+      for (let j = 0; j < interests.count; j++) {
+        const s = dot(interests.vectors, j * dim, vectors, v * dim, dim);
+        if (s > best) best = s;
+      }
+      top.push(v, best);
+    }
+    const m = top.drainSorted(ids, scores);
+    for (let i = 0; i < m; i++) ctx.set.add(ids[i], SOURCE.fresh, interests.count === 0 ? 0 : scores[i], -1);
+  },
+};
