@@ -70,21 +70,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   log(`tfjs backend: ${backend}`);
 
   // 1. Load.
-  const loadBar = startProgress('load', 3, { mode });
-  let filesDone = 0;
-  const ds = await phase('load', () =>
-    loadDataset(opts.data, {
+  const ds = await phase('load', async () => {
+    const bar = startProgress('load', 3, { mode });
+    const files: string[] = [];
+    const d = await loadDataset(opts.data, {
       skipInvalid: opts.skipInvalid,
-      onProgress: () => {
-        /* line-level progress is too chatty for the bar; files are the steps */
+      onProgress: (file) => {
+        if (!files.includes(file)) files.push(file);
+        bar.update(files.length - 1, file);
       },
-    }).then((d) => {
-      filesDone = 3;
-      loadBar.stop(`${d.videos.ids.size} videos, ${d.users.ids.size} users, ${d.events.count} events`);
-      return d;
-    }),
-  );
-  void filesDone;
+    });
+    bar.stop(`${d.videos.ids.size} videos, ${d.users.ids.size} users, ${d.events.count} events`);
+    return d;
+  });
   for (const f of ds.report.files) {
     if (f.invalid > 0 || f.duplicates > 0) log(`${f.file}: ${f.invalid} invalid lines skipped, ${f.duplicates} duplicate events ignored`);
   }
@@ -96,19 +94,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   log(`hold-out: events ${split.cut}..${ds.events.count} (from ${new Date(split.cutTs).toISOString()})`);
 
   // 3. Two-tower video embeddings, trained on events before the cut.
-  const ttBar = startProgress('two-tower', 1, { mode });
+  const ttBar = lazyProgress('two-tower', mode);
   const tt = await phase('twoTower', () =>
-    trainTwoTower(ds, {
-      ...opts.twoTower,
-      cut: split.cut,
-      dim,
-      seed,
-      onProgress: (step, total, loss) => {
-        ttBar.update(step / Math.max(1, total), `loss ${loss.toFixed(4)}`);
-      },
-    }),
+    trainTwoTower(ds, { ...opts.twoTower, cut: split.cut, dim, seed, onProgress: ttBar.update }),
   );
-  ttBar.stop(`${tt.examplesPerSecond.toFixed(0)} examples/s`);
+  ttBar.stop(`${Math.round(tt.examplesPerSecond)} examples/s, ${tt.steps}/${tt.plannedSteps} steps${tt.stoppedEarly ? ' (time budget reached)' : ''}`);
 
   // 4. ANN index over every video's vector.
   const nVideos = ds.videos.ids.size;
@@ -131,15 +121,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // 5. Ranker on logged views before the cut (point-in-time features).
   const { examples, state } = await phase('rankerExamples', () => buildRankerExamples(ds, cat, split.cut, { seed }));
   log(`ranker: ${examples.n} examples from logged views`);
-  const rkBar = startProgress('ranker', 1, { mode });
-  const rk = await phase('ranker', () =>
-    trainRanker(examples, { seed, onProgress: (step, total, loss) => rkBar.update(step / Math.max(1, total), `loss ${loss.toFixed(4)}`) }),
-  );
-  rkBar.stop();
+  const rkBar = lazyProgress('ranker', mode);
+  const rk = await phase('ranker', () => trainRanker(examples, { seed, onProgress: rkBar.update }));
+  rkBar.stop(`${examples.n} examples, ${Math.round(rk.examplesPerSecond)} examples/s`);
   rk.model.dispose();
 
   // 6. Evaluation on the hold-out, against baselines, in one run.
-  const evalBar = startProgress('evaluate', 1, { mode });
+  log('evaluating on the hold-out (model and baselines)…');
   const { metrics, table } = await phase('evaluate', async () => {
     const seen = new SeenInTraining(ds, split.cut);
     const ctx = baselineContext(ds, split, seen);
@@ -153,7 +141,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const m = evaluateAll(ds, split, recs, { seen, maxUsers: opts.evalUsers, seed });
     return { metrics: m, table: formatTable(m) };
   });
-  evalBar.stop();
   log(`\n${table}`);
 
   // 7. The bundle.
@@ -213,4 +200,16 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   );
   log(`bundle written to ${opts.out} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return { manifest, table };
+}
+
+/** A progress bar whose total is learnt from the first (step, total, loss) report. */
+function lazyProgress(name: string, mode: ProgressOptions['mode']) {
+  let bar: ReturnType<typeof startProgress> | undefined;
+  return {
+    update: (step: number, total: number, loss: number) => {
+      bar ??= startProgress(name, total, { mode });
+      bar.update(step, `loss ${loss.toFixed(4)}`);
+    },
+    stop: (info: string) => (bar ?? startProgress(name, 0, { mode })).stop(info),
+  };
 }
