@@ -66,6 +66,8 @@ interface World extends ServingWorld {
   readonly modelVersion: string;
   latestTs: number;
   refreshedAt: number;
+  /** Reused per-request buffers (requests run one at a time on the event loop). */
+  readonly ctx: RequestContext;
 }
 
 function modelVersionOf(b: LoadedBundle): string {
@@ -89,7 +91,6 @@ class Mutex {
 
 export class Engine implements FeedEngine {
   private world!: World;
-  private readonly ctx: RequestContext;
   /** Serialises writes (events, videos, users) and reloads: appends are ordered and atomic. */
   private readonly writes = new Mutex();
   private readonly eventIds = new LRUCache<string, true>({ max: EVENT_ID_MEMORY });
@@ -100,9 +101,7 @@ export class Engine implements FeedEngine {
     private readonly videosJournal: Journal<VideoRecord>,
     private readonly usersJournal: Journal<UserRecord>,
     private readonly logger: Logger | undefined,
-  ) {
-    this.ctx = new RequestContext(REQUEST_CAPACITY, 1, 1);
-  }
+  ) {}
 
   get modelVersion(): string {
     return this.world.modelVersion;
@@ -175,6 +174,7 @@ export class Engine implements FeedEngine {
       modelVersion: modelVersionOf(bundle),
       latestTs: -Infinity,
       refreshedAt: 0,
+      ctx: new RequestContext(REQUEST_CAPACITY, catalog.size, bundle.ranker.hidden),
       tagVector: (tag) => tagVectorOf(world, tag),
       now: () => world.latestTs,
     };
@@ -214,7 +214,6 @@ export class Engine implements FeedEngine {
     const byAge = Array.from({ length: catalog.size }, (_, i) => i).sort((a, b) => catalog.createdAt[a] - catalog.createdAt[b]);
     for (const v of byAge.slice(-FRESH_RING)) pushFresh(world, v);
     refresh(world);
-    this.ctx.begin(createUserState(bundle.dim), '', 1, 0, catalog.size);
     this.logger?.info(
       { videos: catalog.size, users: users.size, events: e.count, ms: Math.round(performance.now() - t0), modelVersion: world.modelVersion },
       'engine: bundle loaded and state rebuilt',
@@ -235,7 +234,7 @@ export class Engine implements FeedEngine {
     const world = this.world;
     if (Date.now() - world.refreshedAt > REFRESH_MS) refresh(world);
     const user = world.users.get(userId) ?? createUserState(world.catalog.dim);
-    const ctx = this.ctx;
+    const ctx = world.ctx;
     ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
     for (const id of exclude) {
       const v = world.videoIds.get(id);
@@ -265,7 +264,8 @@ export class Engine implements FeedEngine {
 
   /** Candidates per source and rows removed per filter in the last recommend call (for metrics). */
   lastRequestCounts(): { sources: Record<string, number>; removed: Record<string, number>; errors: readonly string[] } {
-    return { sources: this.ctx.sourceCounts, removed: this.ctx.removed, errors: this.ctx.errors };
+    const ctx = this.world.ctx;
+    return { sources: ctx.sourceCounts, removed: ctx.removed, errors: ctx.errors };
   }
 
   async ingestEvents(events: readonly EventRecord[]): Promise<{ accepted: number; duplicates: number }> {
