@@ -22,6 +22,9 @@ import type { CandidateSource, ReRanker } from './stage.js';
 export const CANDIDATE_SOURCES: readonly CandidateSource[] = [interestAnnSource, freshSource, trendingSource, coldStartSource];
 export const RE_RANKERS: readonly ReRanker[] = [diversityReRanker, exploreReRanker];
 
+/** Cosine similarity from which an item is said to "match" an interest rather than relate to it. */
+const STRONG_MATCH = 0.6;
+
 export interface PipelineItem {
   readonly video: number;
   readonly score: number;
@@ -68,9 +71,9 @@ export function runPipeline(ctx: RequestContext, world: ServingWorld): PipelineI
     let last = Infinity;
     for (let i = 0; i < n && items.length < k; i++) {
       const slot = order[i];
-      // Scores shown are non-increasing in the served order: an item promoted by a re-ranker
-      // carries the score of the place it was given.
-      last = Math.min(last, set.score[slot]);
+      // Scores shown are non-increasing in the served order: an item promoted into a slot by
+      // exploration carries the score of the item before it; others are capped by it.
+      last = explored.has(slot) && last !== Infinity ? last : Math.min(last, set.score[slot]);
       items.push({ video: set.video[slot], score: last, source: SOURCES[set.source[slot]], reasons: explain(ctx, world, slot) });
     }
     if (items.length < k) fill(ctx, world, items, last);
@@ -101,7 +104,9 @@ function explain(ctx: RequestContext, world: ServingWorld, slot: number): string
   if (explored.has(slot)) reasons.push('exploration: a new video with few views');
   const source = set.source[slot];
   if (source === SOURCE.interestAnn && set.interest[slot] >= 0) {
-    reasons.push(`matches your interest #${set.interest[slot] + 1} (similarity ${set.similarity[slot].toFixed(2)})`);
+    const sim = set.similarity[slot];
+    const how = sim >= STRONG_MATCH ? 'matches' : 'is related to';
+    reasons.push(`${how} your interest #${set.interest[slot] + 1} (similarity ${sim.toFixed(2)})`);
   } else if (source === SOURCE.fresh) reasons.push('fresh upload near your interests');
   else if (source === SOURCE.trending) reasons.push('trending now');
   else if (source === SOURCE.coldStart) reasons.push(ctx.user.declared.length > 0 ? 'matches the interests you picked' : 'popular with many viewers');

@@ -15,6 +15,7 @@ import { statsConfig } from '../config.js';
 import { embedVideoContent } from '../embedding/forward.js';
 import { VideoTowerWeights } from '../embedding/weights.js';
 import { decayed, EngagementStats } from '../features/stats.js';
+import { applyPositive, createInterests } from '../interest/interests.js';
 import { applyUserEvent, createUserState, rememberServed, type UserState } from '../interest/user-state.js';
 import { EVENT_CODE } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
@@ -233,7 +234,8 @@ export class Engine implements FeedEngine {
   async recommend(userId: string, k: number, exclude: readonly string[], timings?: StageTimings): Promise<RecommendResponse> {
     const world = this.world;
     if (Date.now() - world.refreshedAt > REFRESH_MS) refresh(world);
-    const user = world.users.get(userId) ?? createUserState(world.catalog.dim);
+    const stored = world.users.get(userId);
+    const user = withDeclaredInterests(world, stored ?? createUserState(world.catalog.dim));
     const ctx = world.ctx;
     ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
     for (const id of exclude) {
@@ -252,9 +254,7 @@ export class Engine implements FeedEngine {
       items.splice(0, items.length, ...runPipeline(ctx, world));
     }
     if (timings) Object.assign(timings, ctx.timings);
-    if (world.users.has(userId)) {
-      rememberServed(user, Int32Array.from(items, (it) => it.video), items.length);
-    }
+    if (stored) rememberServed(stored, Int32Array.from(items, (it) => it.video), items.length);
     return {
       userId,
       modelVersion: world.modelVersion,
@@ -438,6 +438,22 @@ export class Engine implements FeedEngine {
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * A user with no interest vector yet but declared sign-up interests is served as if those tags
+ * were their interests (tag vectors), so retrieval and the ranker's similarity features work from
+ * the first request. The stored state is not changed: it stays derived from events only.
+ */
+function withDeclaredInterests(world: World, user: UserState): UserState {
+  if (user.profile.interests.count > 0 || user.declared.length === 0) return user;
+  const interests = createInterests(world.catalog.dim);
+  for (const tag of user.declared) {
+    const vec = world.tagVector(tag);
+    if (vec) applyPositive(interests, vec, 0, 1, 0);
+  }
+  if (interests.count === 0) return user;
+  return { ...user, profile: { ...user.profile, interests } };
+}
 
 /** Applies one event to the world: statistics, then the user's state. */
 function applyToWorld(world: World, user: UserState, v: number, type: number, watchMs: number, ts: number): void {

@@ -20,7 +20,7 @@ import { formatTable, renderReport } from '../evaluate/report.js';
 import { coldStartStats, timeSplit } from '../evaluate/split.js';
 import { loadDataset } from '../io/load.js';
 import { precomputeVideoParts } from '../pipeline/rank.js';
-import { trainRanker } from '../ranking/train.js';
+import { trainRanker, type RankerTrainOptions } from '../ranking/train.js';
 import { HnswIndex } from '../retrieval/hnsw.js';
 import { startProgress, type ProgressOptions } from '../util/progress.js';
 import { readTruth } from '../../data/truth.js';
@@ -35,6 +35,8 @@ export interface TrainOptions {
   readonly dim?: number;
   /** Two-tower settings beyond dim and seed (epochs, batch size, time budget, …). */
   readonly twoTower?: Partial<TwoTowerOptions>;
+  /** Ranker settings (epochs, batch size, …); defaults from rankerConfig. */
+  readonly ranker?: Omit<RankerTrainOptions, 'onProgress' | 'seed'>;
   /** Users evaluated on the hold-out (deterministic sample). */
   readonly evalUsers?: number;
   /** Candidates retrieved per user before ranking. */
@@ -122,7 +124,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { examples, state } = await phase('rankerExamples', () => buildRankerExamples(ds, cat, split.cut, { seed }));
   log(`ranker: ${examples.n} examples from logged views`);
   const rkBar = lazyProgress('ranker', mode);
-  const rk = await phase('ranker', () => trainRanker(examples, { seed, onProgress: rkBar.update }));
+  const rk = await phase('ranker', () => trainRanker(examples, { ...opts.ranker, seed, onProgress: rkBar.update }));
   rkBar.stop(`${examples.n} examples, ${Math.round(rk.examplesPerSecond)} examples/s`);
   rk.model.dispose();
 

@@ -33,8 +33,8 @@ export async function tinyWorld(opts: { topics?: number; videosPerTopic?: number
     for (let i = 0; i < vpt; i++) {
       videos.push({
         id: `v${t}_${i}`,
-        creatorId: `c${t}_${i % 4}`,
-        soundId: i % 3 === 0 ? null : `s${t}_${i % 5}`,
+        creatorId: `c${t}_${i % 10}`,
+        soundId: i % 3 === 0 ? null : `s${t}_${i % 13}`,
         tags: [`topic${t}`, `t${t}_${i % 6}`, 'fyp'],
         durationMs: 15_000 + ((i * 7919) % 30_000),
         createdAt: t0 - day + i * 60_000,
