@@ -1,0 +1,24 @@
+/**
+ * Loads any saved AnnIndex by the `kind` in its sidecar, so a serving process needs only a path.
+ */
+import { AnnError, type AnnIndex } from './ann.js';
+import { ExactIndex } from './exact.js';
+import { HnswIndex } from './hnsw.js';
+import { readSidecarMeta } from './persist.js';
+import { ShardedIndex } from './sharded.js';
+
+/** Opens the index saved at `path` (data file + `path.json` sidecar); refuses missing/corrupt files. */
+export async function loadIndex(path: string): Promise<AnnIndex> {
+  // Only the kind is needed here; the specific loader re-reads the sidecar and verifies the data.
+  const meta = await readSidecarMeta(path);
+  switch (meta.kind) {
+    case 'exact':
+      return ExactIndex.load(path);
+    case 'hnsw':
+      return HnswIndex.load(path);
+    case 'sharded-hnsw':
+      return ShardedIndex.load(path);
+    default:
+      throw new AnnError('corrupt', `index ${path} has unknown kind '${meta.kind}'`);
+  }
+}
