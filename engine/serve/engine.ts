@@ -20,6 +20,7 @@ import { applyUserEvent, createUserState, rememberServed, type UserState } from 
 import { EVENT_CODE } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
 import { RequestContext, type ServingWorld } from '../pipeline/context.js';
+import { TopK } from '../vector/topk.js';
 import { precomputeVideoParts, refreshVideoPart } from '../pipeline/rank.js';
 import { runPipeline } from '../pipeline/run.js';
 import type { AnnIndex } from '../retrieval/ann.js';
@@ -39,8 +40,10 @@ import {
 
 /** Trending list length (the head of the catalogue by recent views). */
 export const TRENDING_SIZE = 5000;
-/** How often (wall clock) the trending list and per-video ranker parts are recomputed. */
+/** How often (wall clock) the trending list and a slice of per-video ranker parts are recomputed. */
 export const REFRESH_MS = 10_000;
+/** Videos whose ranker part one refresh recomputes (the sweep covers the catalogue over many refreshes). */
+export const REFRESH_SLICE = 50_000;
 /** Recent uploads scanned by the fresh source. */
 export const FRESH_RING = 2000;
 /** eventIds remembered for idempotency (beyond this, the oldest are forgotten). */
@@ -67,6 +70,8 @@ interface World extends ServingWorld {
   readonly modelVersion: string;
   latestTs: number;
   refreshedAt: number;
+  /** Next video whose ranker part the slow sweep refreshes. */
+  partsCursor: number;
   /** Reused per-request buffers (requests run one at a time on the event loop). */
   readonly ctx: RequestContext;
 }
@@ -175,6 +180,7 @@ export class Engine implements FeedEngine {
       modelVersion: modelVersionOf(bundle),
       latestTs: -Infinity,
       refreshedAt: 0,
+      partsCursor: 0,
       ctx: new RequestContext(REQUEST_CAPACITY, catalog.size, bundle.ranker.hidden),
       tagVector: (tag) => tagVectorOf(world, tag),
       now: () => world.latestTs,
@@ -214,7 +220,7 @@ export class Engine implements FeedEngine {
     // Fresh ring: the newest uploads.
     const byAge = Array.from({ length: catalog.size }, (_, i) => i).sort((a, b) => catalog.createdAt[a] - catalog.createdAt[b]);
     for (const v of byAge.slice(-FRESH_RING)) pushFresh(world, v);
-    refresh(world);
+    refresh(world, true);
     this.logger?.info(
       { videos: catalog.size, users: users.size, events: e.count, ms: Math.round(performance.now() - t0), modelVersion: world.modelVersion },
       'engine: bundle loaded and state rebuilt',
@@ -502,17 +508,37 @@ function pushFresh(world: World, v: number): void {
   }
 }
 
-/** Recomputes the trending list and every video's ranker part as of the engine clock. */
-function refresh(world: World): void {
+/**
+ * Recomputes the trending list (one O(n) pass with a bounded heap, no sort of the catalogue) and
+ * the next slice of per-video ranker parts as of the engine clock. Parts of videos with new events
+ * are refreshed as the events arrive; this slow sweep only follows the decay of time, so it is
+ * spread over requests (REFRESH_SLICE videos at a time) instead of stalling the event loop.
+ */
+function refresh(world: World, full = false): void {
   const now = world.latestTs;
   const n = world.catalog.size;
   const st = world.stats;
-  const score = new Float32Array(n);
-  for (let v = 0; v < n; v++) score[v] = decayed(st.fastViews[v], st.videoTs[v], now, statsConfig.fastHalfLifeMs);
-  const ids = Int32Array.from({ length: n }, (_, i) => i);
-  ids.sort((a, b) => score[b] - score[a] || a - b);
-  world.trending = ids.slice(0, Math.min(TRENDING_SIZE, n));
-  world.videoParts = precomputeVideoParts(world.ranker, st, world.catalog, now, world.videoParts);
+  const top = new TopK(Math.min(TRENDING_SIZE, Math.max(1, n)));
+  for (let v = 0; v < n; v++) top.push(v, decayed(st.fastViews[v], st.videoTs[v], now, statsConfig.fastHalfLifeMs));
+  const ids = new Int32Array(top.size);
+  const scores = new Float32Array(top.size);
+  const m = top.drainSorted(ids, scores);
+  world.trending = ids.subarray(0, m);
+  const H = world.ranker.hidden;
+  if (world.videoParts.length < n * H) {
+    const parts = new Float32Array(n * H);
+    parts.set(world.videoParts.subarray(0, Math.min(world.videoParts.length, parts.length)));
+    world.videoParts = parts;
+    full = true;
+  }
+  if (full) {
+    precomputeVideoParts(world.ranker, st, world.catalog, now, world.videoParts);
+    world.partsCursor = 0;
+  } else {
+    const end = Math.min(n, world.partsCursor + REFRESH_SLICE);
+    for (let v = world.partsCursor; v < end; v++) refreshVideoPart(world.ranker, st, world.catalog, v, now, world.videoParts);
+    world.partsCursor = end >= n ? 0 : end;
+  }
   world.refreshedAt = Date.now();
 }
 
