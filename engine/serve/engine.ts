@@ -101,6 +101,8 @@ export class Engine implements FeedEngine {
   private readonly writes = new Mutex();
   private readonly eventIds = new LRUCache<string, true>({ max: EVENT_ID_MEMORY });
   private closed = false;
+  /** The slow sweep (trending list, ranker parts' time decay) runs off the request path. */
+  private readonly timer = setInterval(() => refresh(this.world), REFRESH_MS).unref();
 
   private constructor(
     private readonly log: EventLog,
@@ -239,7 +241,6 @@ export class Engine implements FeedEngine {
 
   async recommend(userId: string, k: number, exclude: readonly string[], timings?: StageTimings): Promise<RecommendResponse> {
     const world = this.world;
-    if (Date.now() - world.refreshedAt > REFRESH_MS) refresh(world);
     const stored = world.users.get(userId);
     const user = withDeclaredInterests(world, stored ?? createUserState(world.catalog.dim));
     const ctx = world.ctx;
@@ -435,6 +436,7 @@ export class Engine implements FeedEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.timer);
     await this.writes.run(async () => {
       await this.log.close();
       await this.videosJournal.close();

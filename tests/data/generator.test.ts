@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommanderError } from 'commander';
 import { eventSchema, userSchema, videoSchema } from '../../engine/schema/records.js';
+import { loadDataset } from '../../engine/io/load.js';
 import { buildProgram } from '../../data/generate.js';
 import { DAY_MS, DEFAULTS, FILES, START_MS, generate, type GenerateStats } from '../../data/generator/index.js';
 import { Rng } from '../../data/generator/rng.js';
@@ -72,6 +73,18 @@ describe('generator at the default scale (2000 users x 20000 videos x 7 days)', 
     expect(invalid(videoSchema, videoLines)).toEqual([]);
     expect(invalid(userSchema, userLines)).toEqual([]);
     expect(invalid(eventSchema, eventLines)).toEqual([]);
+  });
+
+  it('is read back by the real loader with zero errors, every line a record', async () => {
+    const ds = await loadDataset(dir);
+    expect(ds.videos.ids.size).toBe(DEFAULTS.videos);
+    expect(ds.users.ids.size).toBe(DEFAULTS.users);
+    expect(ds.events.count).toBe(stats.events);
+    for (const f of ds.report.files) {
+      expect(f.invalid, f.file).toBe(0);
+      expect(f.duplicates, f.file).toBe(0);
+    }
+    expect(ds.report.invalidSamples).toEqual([]);
   });
 
   it('keeps ids unique and references consistent, in time', () => {
