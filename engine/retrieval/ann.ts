@@ -18,7 +18,12 @@ export interface SearchResult {
   count: number;
 }
 
-/** Returns true to KEEP a label. Must be synchronous and should be cheap and side-effect free. */
+/**
+ * Returns true to KEEP a label. Must be synchronous and should be cheap and side-effect free;
+ * it may be called for any subset of labels, in any order. An approximate index calls it for
+ * every node it visits until it has k kept labels, so a filter that keeps only a few percent
+ * of the catalogue is better served by scoring the allowed set directly.
+ */
 export type LabelFilter = (label: number) => boolean;
 
 /** What went wrong, so that callers (e.g. the HTTP layer) can map errors without parsing text. */

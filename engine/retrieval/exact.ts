@@ -11,7 +11,7 @@ import { endianness } from 'node:os';
 import { dot, normalizeInPlace } from '../vector/kernels.js';
 import { TopK } from '../vector/topk.js';
 import { AnnError, type AnnIndex, type LabelFilter, type SearchResult } from './ann.js';
-import { paramInt, readSidecar, writeDataFile, writeSidecar } from './persist.js';
+import { readSidecar, writeDataFile, writeSidecar } from './persist.js';
 import {
   asError,
   checkBatch,
@@ -157,13 +157,14 @@ export class ExactIndex implements AnnIndex {
     if (meta.params.endian !== endianness()) {
       throw new AnnError('corrupt', `index ${path} was saved on a ${String(meta.params.endian)}-endian machine`);
     }
-    const capacity = paramInt(meta, 'capacity', Math.max(1, meta.size), MAX_CAPACITY);
     const { dim, size } = meta;
     const buf = await readFile(files[0]);
     if (buf.length !== size * 4 * (1 + dim)) {
       throw new AnnError('corrupt', `index ${path} has ${buf.length} bytes, expected ${size * 4 * (1 + dim)}`);
     }
-    const index = new ExactIndex(dim, { initialCapacity: capacity });
+    // Capacity restarts at the size (it grows on the next add); the saved capacity is
+    // informational, and an edited sidecar must not be able to trigger a huge allocation.
+    const index = new ExactIndex(dim, { initialCapacity: Math.max(1, size) });
     // Copy through an aligned view: a Buffer's byteOffset need not be a multiple of 4.
     const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
     new Uint8Array(index.rowLabel.buffer).set(bytes.subarray(0, size * 4));

@@ -7,11 +7,17 @@
  * A label always lives in shard (label mod S), so replacing a vector touches one shard and a
  * label can never be returned twice. A search asks every shard for k and merges with TopK.
  *
- * The trade (measured on 100k × 64-d, see the report in tests/retrieval/ann-measure.ts): the
- * build on two idle cores takes ~0.55x the wall time of one graph, but every query now walks two
- * graphs, costing ~1.7x the CPU of one search for about the same recall. Build is offline and
- * search is the hot path, so the single HnswIndex stays the default; use this when rebuild time
- * matters more than query CPU (e.g. frequent full rebuilds of a large catalogue).
+ * Does it pay? Measured on 64-d clustered data (tests/retrieval/shard-measure.ts), 2 shards:
+ * - Build CPU: two half-size graphs cost ~0.8x the CPU of one full graph (smaller graphs, fewer
+ *   cache misses), so on two idle cores the build would be ~2.4x faster (20k: 4.9 s of thread
+ *   CPU single vs 2.0 s per shard).
+ * - But this machine's two cores are shared: with other work running, the second worker found
+ *   no idle core and the wall-clock build was no faster (20k: 5.6 s vs 4.9 s; 100k: 70 s vs 72 s).
+ * - Every query walks both graphs: 1.7-2x the search time of one graph (100k, k = 10: 400 vs
+ *   820 µs; k = 100: 880 vs 1750 µs), for a higher recall at the same ef (0.99 vs 0.97).
+ * Build is offline and search is the hot path, so the single HnswIndex is the default. Use this
+ * only where cores are actually idle and full rebuilds are frequent; hnswlib-node offers no way
+ * to merge shard graphs or to add points from several threads into one graph.
  */
 import { Worker } from 'node:worker_threads';
 import { mkdtemp, rm } from 'node:fs/promises';

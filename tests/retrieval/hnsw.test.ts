@@ -115,6 +115,35 @@ describe('HnswIndex recall vs ExactIndex (20k × 64-d, clustered)', () => {
   });
 });
 
+describe('HnswIndex replacement (hnswlib updatePoint) keeps the graph searchable', () => {
+  it('recall stays ≥ 0.95 after replacing 20% of the vectors', () => {
+    const d = 32;
+    const m = 3000;
+    const r = 600;
+    const { items, queries } = clusteredData({ n: m + r, dim: d, queries: 100, clusters: 50, spread: 0.2, seed: 9 });
+    const hnsw = new HnswIndex(d);
+    const exact = new ExactIndex(d);
+    hnsw.addBatch(iota(m), items.subarray(0, m * d));
+    // Labels 0, 5, 10, … get the vectors of rows m, m+1, …: a different cluster, mostly.
+    const replaced = Int32Array.from({ length: r }, (_, i) => i * 5);
+    hnsw.addBatch(replaced, items.subarray(m * d));
+    exact.addBatch(iota(m), items.subarray(0, m * d));
+    exact.addBatch(replaced, items.subarray(m * d));
+    expect(hnsw.size).toBe(m);
+    let hit = 0;
+    for (let q = 0; q < 100; q++) {
+      const query = queries.subarray(q * d, (q + 1) * d);
+      const truth = new Set(exact.search(query, 10).labels);
+      for (const l of hnsw.search(query, 10).labels) if (truth.has(l)) hit++;
+    }
+    expect(hit / 1000).toBeGreaterThanOrEqual(0.95);
+    // Each replaced label is found by its new vector.
+    for (let i = 0; i < r; i += 47) {
+      expect(hnsw.search(items.subarray((m + i) * d, (m + i + 1) * d), 1).labels[0]).toBe(replaced[i]);
+    }
+  });
+});
+
 describe('HnswIndex adapter guards', () => {
   let dir: string;
   beforeAll(async () => {
