@@ -107,7 +107,7 @@ function explain(ctx: RequestContext, world: ServingWorld, slot: number): string
     const sim = set.similarity[slot];
     const how = sim >= STRONG_MATCH ? 'matches' : 'is related to';
     reasons.push(`${how} your interest #${set.interest[slot] + 1} (similarity ${sim.toFixed(2)})`);
-  } else if (source === SOURCE.fresh) reasons.push('fresh upload near your interests');
+  } else if (source === SOURCE.fresh) reasons.push(p.interests.count > 0 ? 'fresh upload near your interests' : 'fresh upload');
   else if (source === SOURCE.trending) reasons.push('trending now');
   else if (source === SOURCE.coldStart) reasons.push(ctx.user.declared.length > 0 ? 'matches the interests you picked' : 'popular with many viewers');
   const cat = world.catalog;

@@ -28,6 +28,7 @@ import { loadIndex } from '../retrieval/load.js';
 import type { EventRecord, UserRecord, VideoRecord } from '../schema/records.js';
 import { EventLog } from '../store/eventlog.js';
 import { LiveCatalog } from './catalog.js';
+import { EventIdSet } from './event-ids.js';
 import { Journal } from './journal.js';
 import {
   EngineError,
@@ -46,8 +47,10 @@ export const REFRESH_MS = 10_000;
 export const REFRESH_SLICE = 50_000;
 /** Recent uploads scanned by the fresh source. */
 export const FRESH_RING = 2000;
-/** eventIds remembered for idempotency (beyond this, the oldest are forgotten). */
+/** eventIds remembered for idempotency: at least this many of the latest (see EventIdSet). */
 export const EVENT_ID_MEMORY = 2_000_000;
+/** Users without state whose served pages are remembered (see Engine.visitors). */
+export const VISITOR_MEMORY = 100_000;
 /** Candidate capacity of one request. */
 const REQUEST_CAPACITY = 1024;
 
@@ -99,7 +102,12 @@ export class Engine implements FeedEngine {
   private world!: World;
   /** Serialises writes (events, videos, users) and reloads: appends are ordered and atomic. */
   private readonly writes = new Mutex();
-  private readonly eventIds = new LRUCache<string, true>({ max: EVENT_ID_MEMORY });
+  private eventIds = new EventIdSet(EVENT_ID_MEMORY);
+  /**
+   * Users who asked for a feed but have no state yet (no events, no profile): their served pages
+   * are remembered here, bounded, so that any id asking for a feed cannot grow the user map.
+   */
+  private readonly visitors = new LRUCache<string, UserState>({ max: VISITOR_MEMORY });
   private closed = false;
   /** The slow sweep (trending list, ranker parts' time decay) runs off the request path. */
   private readonly timer = setInterval(() => refresh(this.world), REFRESH_MS).unref();
@@ -205,7 +213,8 @@ export class Engine implements FeedEngine {
     // Posted since: videos, profiles, then the event log.
     for (const v of postedVideos) if (!world.videoIds.has(v.id)) this.addVideoToWorld(world, v);
     for (const rec of postedUsers) this.applyUserRecord(world, rec);
-    this.eventIds.clear();
+    this.eventIds = new EventIdSet(EVENT_ID_MEMORY);
+    this.visitors.clear();
     let skipped = 0;
     await this.log.replay((events) => {
       for (const ev of events) {
@@ -214,7 +223,7 @@ export class Engine implements FeedEngine {
           skipped++;
           continue;
         }
-        if (ev.eventId) this.eventIds.set(ev.eventId, true);
+        if (ev.eventId) this.eventIds.add(ev.eventId);
         applyToWorld(world, this.userOf(world, ev.userId), v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
       }
     });
@@ -230,10 +239,12 @@ export class Engine implements FeedEngine {
     return world;
   }
 
+  /** The user's state, created on first write (a visitor's served pages carry over). */
   private userOf(world: World, userId: string): UserState {
     let s = world.users.get(userId);
     if (!s) {
-      s = createUserState(world.catalog.dim);
+      s = this.visitors.get(userId) ?? createUserState(world.catalog.dim);
+      this.visitors.delete(userId);
       world.users.set(userId, s);
     }
     return s;
@@ -241,8 +252,12 @@ export class Engine implements FeedEngine {
 
   async recommend(userId: string, k: number, exclude: readonly string[], timings?: StageTimings): Promise<RecommendResponse> {
     const world = this.world;
-    const stored = world.users.get(userId);
-    const user = withDeclaredInterests(world, stored ?? createUserState(world.catalog.dim));
+    let stored = world.users.get(userId) ?? this.visitors.get(userId);
+    if (!stored) {
+      stored = createUserState(world.catalog.dim);
+      this.visitors.set(userId, stored);
+    }
+    const user = withDeclaredInterests(world, stored);
     const ctx = world.ctx;
     ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
     for (const id of exclude) {
@@ -261,7 +276,7 @@ export class Engine implements FeedEngine {
       items.splice(0, items.length, ...runPipeline(ctx, world));
     }
     if (timings) Object.assign(timings, ctx.timings);
-    if (stored) rememberServed(stored, Int32Array.from(items, (it) => it.video), items.length);
+    rememberServed(stored, Int32Array.from(items, (it) => it.video), items.length);
     return {
       userId,
       modelVersion: world.modelVersion,
@@ -298,7 +313,7 @@ export class Engine implements FeedEngine {
       if (fresh.length > 0) await this.log.append(fresh);
       for (let i = 0; i < fresh.length; i++) {
         const ev = fresh[i];
-        if (ev.eventId) this.eventIds.set(ev.eventId, true);
+        if (ev.eventId) this.eventIds.add(ev.eventId);
         applyToWorld(world, this.userOf(world, ev.userId), freshVideos[i], EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
         refreshVideoPart(world.ranker, world.stats, world.catalog, freshVideos[i], world.latestTs, world.videoParts);
       }

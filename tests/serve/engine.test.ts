@@ -58,6 +58,14 @@ describe('engine', () => {
     for (const it of first.items) expect(ids.has(it.videoId)).toBe(false);
   });
 
+  it('does not repeat the last page to a brand-new visitor who refreshes', async () => {
+    const a = await engine.recommend('visitor-1', 10, []);
+    const b = await engine.recommend('visitor-1', 10, []);
+    const first = new Set(a.items.map((i) => i.videoId));
+    expect(b.items.filter((i) => first.has(i.videoId))).toHaveLength(0);
+    expect(engine.userInfo('visitor-1').eventCount).toBe(0);
+  });
+
   it('reflects posted events in the very next feed (read-your-writes)', async () => {
     const user = 'fresh-user-1';
     const topic = 2;
