@@ -115,6 +115,7 @@ export async function writeBundle(out: string, c: BundleContent): Promise<Manife
       ts: e.ts.subarray(0, e.count),
       type: e.type.subarray(0, e.count),
       watchMs: e.watchMs.subarray(0, e.count),
+      ...(e.eventIdHi && e.eventIdLo ? { eventIdHi: e.eventIdHi.subarray(0, e.count), eventIdLo: e.eventIdLo.subarray(0, e.count) } : {}),
     });
     await writeFile(join(tmp, 'tower.bin'), c.tower);
     await writeFile(join(tmp, 'ranker.json'), JSON.stringify(rankerToJSON(c.ranker)));
@@ -236,6 +237,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
       ts: column(ec, 'ts', Float64Array, evFile),
       type: column(ec, 'type', Uint8Array, evFile),
       watchMs: column(ec, 'watchMs', Float64Array, evFile),
+      ...(ec.eventIdHi ? { eventIdHi: column(ec, 'eventIdHi', Uint32Array, evFile), eventIdLo: column(ec, 'eventIdLo', Uint32Array, evFile) } : {}),
     };
     const dataset: Dataset = {
       tags: new Interner(ids.tags),
@@ -276,7 +278,8 @@ function checkShapes(ds: Dataset, fail: (why: string) => never): void {
   }
   if (!inRange(u.interestTagIds, 0, ds.tags.size) || !inRange(u.followCreatorIds, 0, ds.creators.size)) fail('users.bin: index out of range');
   const e = ds.events;
-  if (e.video.length !== e.count || e.ts.length !== e.count || e.type.length !== e.count || e.watchMs.length !== e.count) {
+  const ids = [e.eventIdHi, e.eventIdLo].filter((c) => c !== undefined);
+  if (e.video.length !== e.count || e.ts.length !== e.count || e.type.length !== e.count || e.watchMs.length !== e.count || ids.some((c) => c.length !== e.count)) {
     fail('events.bin: column lengths differ');
   }
   if (!inRange(e.user, 0, nU) || !inRange(e.video, 0, nV)) fail('events.bin: user or video index out of range');

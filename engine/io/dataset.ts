@@ -62,6 +62,12 @@ export interface EventTable {
   readonly type: Uint8Array;
   /** Watch time in ms for views; 0 for other types. */
   readonly watchMs: Float64Array;
+  /**
+   * The eventId of each event as its 64-bit hash halves (`eventIdHash` in event-id-hash.ts), (0, 0) when the event
+   * has none; kept so that the server treats a re-sent event as a duplicate. Absent in hand-built tables.
+   */
+  readonly eventIdHi?: Uint32Array;
+  readonly eventIdLo?: Uint32Array;
 }
 
 /** What loading one file found. */

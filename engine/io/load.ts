@@ -10,6 +10,7 @@ import { basename } from 'node:path';
 import type { z } from 'zod';
 import { describeIssue, eventSchema, userSchema, videoSchema } from '../schema/records.js';
 import type { Dataset, EventTable, FileReport, UserTable, VideoTable } from './dataset.js';
+import { eventIdHash } from './event-id-hash.js';
 import { EVENT_CODE } from './dataset.js';
 import { DataError } from './errors.js';
 import { Growable } from './growable.js';
@@ -304,6 +305,16 @@ class EventBuilder {
   private readonly ts = new Growable(Float64Array, 1 << 16);
   private readonly type = new Growable(Uint8Array, 1 << 16);
   private readonly watchMs = new Growable(Float64Array, 1 << 16);
+  private readonly idHi = new Growable(Uint32Array, 1 << 16);
+  private readonly idLo = new Growable(Uint32Array, 1 << 16);
+  /**
+   * The previous event's ids and indices: logs come in sessions (one user, several events in a
+   * row; a view then a like of the same video), so this skips most hash lookups on real data.
+   */
+  private lastUserId = '';
+  private lastUser = -1;
+  private lastVideoId = '';
+  private lastVideo = -1;
 
   constructor(
     readonly scope: FileScope,
@@ -317,7 +328,7 @@ class EventBuilder {
     if (raw === undefined) return;
     const e = scope.validate(eventSchema, raw, line);
     if (e === undefined) return;
-    const video = this.videos.ids.get(e.videoId);
+    const video = e.videoId === this.lastVideoId ? this.lastVideo : this.videos.ids.get(e.videoId);
     if (video < 0) {
       const videoFile = this.videos.scope.file;
       const skippedAt = this.videos.skipped.get(e.videoId);
@@ -334,12 +345,26 @@ class EventBuilder {
       scope.duplicates++;
       return;
     }
-    this.user.push(this.users.userIndex(e.userId));
+    if (e.userId !== this.lastUserId) {
+      this.lastUserId = e.userId;
+      this.lastUser = this.users.userIndex(e.userId);
+    }
+    this.lastVideoId = e.videoId;
+    this.lastVideo = video;
+    this.user.push(this.lastUser);
     this.video.push(video);
     this.ts.push(e.ts);
     const type = EVENT_CODE[e.type];
     this.type.push(type);
     this.watchMs.push(type === EVENT_CODE.view ? (e.watchMs as number) : 0);
+    if (e.eventId !== undefined) {
+      const [hi, lo] = eventIdHash(e.eventId);
+      this.idHi.push(hi);
+      this.idLo.push(lo);
+    } else {
+      this.idHi.push(0);
+      this.idLo.push(0);
+    }
     scope.records++;
   }
 
@@ -354,6 +379,8 @@ class EventBuilder {
         ts: this.ts.toArray(),
         type: this.type.toArray(),
         watchMs: this.watchMs.toArray(),
+        eventIdHi: this.idHi.toArray(),
+        eventIdLo: this.idLo.toArray(),
       };
     }
     const perm = sortPermutation(this.ts.data, count);
@@ -364,12 +391,14 @@ class EventBuilder {
       ts: gather(this.ts.data, perm, new Float64Array(count)),
       type: gather(this.type.data, perm, new Uint8Array(count)),
       watchMs: gather(this.watchMs.data, perm, new Float64Array(count)),
+      eventIdHi: gather(this.idHi.data, perm, new Uint32Array(count)),
+      eventIdLo: gather(this.idLo.data, perm, new Uint32Array(count)),
     };
   }
 }
 
 /** out[i] = source[perm[i]]. */
-function gather<T extends Int32Array | Uint8Array | Float64Array>(source: T, perm: Int32Array, out: T): T {
+function gather<T extends Int32Array | Uint32Array | Uint8Array | Float64Array>(source: T, perm: Int32Array, out: T): T {
   for (let i = 0; i < perm.length; i++) out[i] = source[perm[i]];
   return out;
 }

@@ -23,9 +23,8 @@ import { RequestContext, type ServingWorld } from '../pipeline/context.js';
 import { TopK } from '../vector/topk.js';
 import { precomputeVideoParts, refreshVideoPart } from '../pipeline/rank.js';
 import { runPipeline } from '../pipeline/run.js';
-import type { AnnIndex } from '../retrieval/ann.js';
 import { loadIndex } from '../retrieval/load.js';
-import type { EventRecord, UserRecord, VideoRecord } from '../schema/records.js';
+import { userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
 import { EventLog } from '../store/eventlog.js';
 import { LiveCatalog } from './catalog.js';
 import { EventIdSet } from './event-ids.js';
@@ -102,6 +101,7 @@ export class Engine implements FeedEngine {
   private world!: World;
   /** Serialises writes (events, videos, users) and reloads: appends are ordered and atomic. */
   private readonly writes = new Mutex();
+  /** eventIds accepted (idempotency); rebuilt with each world and swapped in with it. */
   private eventIds = new EventIdSet(EVENT_ID_MEMORY);
   /**
    * Users who asked for a feed but have no state yet (no events, no profile): their served pages
@@ -109,8 +109,8 @@ export class Engine implements FeedEngine {
    */
   private readonly visitors = new LRUCache<string, UserState>({ max: VISITOR_MEMORY });
   private closed = false;
-  /** The slow sweep (trending list, ranker parts' time decay) runs off the request path. */
-  private readonly timer = setInterval(() => refresh(this.world), REFRESH_MS).unref();
+  /** The slow sweep (trending list, ranker parts' time decay), off the request path; started once a world exists. */
+  private timer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly log: EventLog,
@@ -127,14 +127,18 @@ export class Engine implements FeedEngine {
   static async open(opts: OpenEngineOptions): Promise<Engine> {
     const bundle = await readBundle(opts.bundleDir);
     const log = await EventLog.open(join(opts.stateDir, 'events'), { logger: opts.logger });
+    const opened: Array<{ close(): Promise<void> }> = [log];
     try {
-      const videos = await Journal.open<VideoRecord>(join(opts.stateDir, 'videos.jsonl'));
-      const users = await Journal.open<UserRecord>(join(opts.stateDir, 'users.jsonl'));
+      const videos = await Journal.open(join(opts.stateDir, 'videos.jsonl'), videoSchema);
+      opened.push(videos.journal);
+      const users = await Journal.open(join(opts.stateDir, 'users.jsonl'), userSchema);
+      opened.push(users.journal);
       const engine = new Engine(log, videos.journal, users.journal, opts.logger);
-      engine.world = await engine.buildWorld(bundle, videos.records, users.records);
+      engine.install(await engine.buildWorld(bundle, videos.records, users.records));
+      engine.timer = setInterval(() => refresh(engine.world), REFRESH_MS).unref();
       return engine;
     } catch (err) {
-      await log.close().catch(() => undefined);
+      for (const o of opened) await o.close().catch(() => undefined);
       throw err;
     }
   }
@@ -143,11 +147,11 @@ export class Engine implements FeedEngine {
   async reload(bundleDir: string): Promise<{ modelVersion: string }> {
     const bundle = await readBundle(bundleDir);
     return this.writes.run(async () => {
-      const videos = await Journal.open<VideoRecord>(this.journalPath('videos'));
-      const users = await Journal.open<UserRecord>(this.journalPath('users'));
+      const videos = await Journal.open(this.journalPath('videos'), videoSchema);
+      const users = await Journal.open(this.journalPath('users'), userSchema);
       await videos.journal.close();
       await users.journal.close();
-      this.world = await this.buildWorld(bundle, videos.records, users.records);
+      this.install(await this.buildWorld(bundle, videos.records, users.records));
       return { modelVersion: this.world.modelVersion };
     });
   }
@@ -156,7 +160,18 @@ export class Engine implements FeedEngine {
     return join(this.log.dir, '..', `${kind}.jsonl`);
   }
 
-  private async buildWorld(bundle: LoadedBundle, postedVideos: VideoRecord[], postedUsers: UserRecord[]): Promise<World> {
+  /** Swaps a fully built world in (with its eventId memory); visitors' served pages start afresh. */
+  private install(built: { world: World; eventIds: EventIdSet }): void {
+    this.world = built.world;
+    this.eventIds = built.eventIds;
+    this.visitors.clear();
+  }
+
+  private async buildWorld(
+    bundle: LoadedBundle,
+    postedVideos: VideoRecord[],
+    postedUsers: UserRecord[],
+  ): Promise<{ world: World; eventIds: EventIdSet }> {
     const t0 = performance.now();
     const ds = bundle.dataset;
     const tower = VideoTowerWeights.deserialize(bundle.tower);
@@ -213,8 +228,10 @@ export class Engine implements FeedEngine {
     // Posted since: videos, profiles, then the event log.
     for (const v of postedVideos) if (!world.videoIds.has(v.id)) this.addVideoToWorld(world, v);
     for (const rec of postedUsers) this.applyUserRecord(world, rec);
-    this.eventIds = new EventIdSet(EVENT_ID_MEMORY);
-    this.visitors.clear();
+    const eventIds = new EventIdSet(EVENT_ID_MEMORY);
+    if (e.eventIdHi && e.eventIdLo) {
+      for (let i = 0; i < e.count; i++) if (e.eventIdHi[i] !== 0) eventIds.addHash(e.eventIdHi[i], e.eventIdLo[i]);
+    }
     let skipped = 0;
     await this.log.replay((events) => {
       for (const ev of events) {
@@ -223,7 +240,7 @@ export class Engine implements FeedEngine {
           skipped++;
           continue;
         }
-        if (ev.eventId) this.eventIds.add(ev.eventId);
+        if (ev.eventId) eventIds.add(ev.eventId);
         applyToWorld(world, this.userOf(world, ev.userId), v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
       }
     });
@@ -236,7 +253,7 @@ export class Engine implements FeedEngine {
       { videos: catalog.size, users: users.size, events: e.count, ms: Math.round(performance.now() - t0), modelVersion: world.modelVersion },
       'engine: bundle loaded and state rebuilt',
     );
-    return world;
+    return { world, eventIds };
   }
 
   /** The user's state, created on first write (a visitor's served pages carry over). */
@@ -405,37 +422,35 @@ export class Engine implements FeedEngine {
   userInfo(userId: string): UserInfoResponse {
     const world = this.world;
     const s = world.users.get(userId);
-    if (!s) {
-      return { userId, eventCount: 0, interests: { vectors: [], topTags: [], topCreators: [], declared: [], follows: [] } };
-    }
+    if (!s) return { userId, eventCount: 0, interests: [], topTags: [], topCreators: [], declared: [], follows: [] };
     const p = s.profile;
     const dim = world.catalog.dim;
-    const vectors = [];
+    const cat = world.catalog;
+    const names = (m: Map<number, number>, ids: readonly string[], n: number) =>
+      [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([i]) => ids[i]);
+    const interests = [];
     for (let j = 0; j < p.interests.count; j++) {
       const res = world.index.search(p.interests.vectors.subarray(j * dim, (j + 1) * dim), 20);
-      const counts = new Map<number, number>();
+      const tags = new Map<number, number>();
+      const creators = new Map<number, number>();
       for (let i = 0; i < res.count; i++) {
         const v = res.labels[i];
-        for (let t = world.catalog.tagOffsets[v]; t < world.catalog.tagOffsets[v + 1]; t++) {
-          counts.set(world.catalog.tagIds[t], (counts.get(world.catalog.tagIds[t]) ?? 0) + 1);
-        }
+        creators.set(cat.creator[v], (creators.get(cat.creator[v]) ?? 0) + 1);
+        for (let t = cat.tagOffsets[v]; t < cat.tagOffsets[v + 1]; t++) tags.set(cat.tagIds[t], (tags.get(cat.tagIds[t]) ?? 0) + 1);
       }
-      const topTags = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([t]) => world.tags.ids[t]);
-      vectors.push({ weight: round(p.interests.weights[j]), topTags });
+      interests.push({ weight: round(p.interests.weights[j]), topTags: names(tags, world.tags.ids, 5), topCreators: names(creators, world.creators.ids, 3) });
     }
-    vectors.sort((a, b) => b.weight - a.weight);
-    const top = (m: Map<number, number>, names: string[]) =>
-      [...m.entries()].filter(([, w]) => w > 0).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([i, w]) => ({ name: names[i], weight: round(w) }));
+    interests.sort((a, b) => b.weight - a.weight);
+    const top = (m: Map<number, number>, ids: readonly string[]) =>
+      [...m.entries()].filter(([, w]) => w > 0).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([i, w]) => ({ name: ids[i], weight: round(w) }));
     return {
       userId,
       eventCount: s.eventCount,
-      interests: {
-        vectors,
-        topTags: top(p.tags, world.tags.ids).map(({ name, weight }) => ({ tag: name, weight })),
-        topCreators: top(p.creators, world.creators.ids).map(({ name, weight }) => ({ creatorId: name, weight })),
-        declared: s.declared.map((t) => world.tags.ids[t]),
-        follows: [...p.follows].map((c) => world.creators.ids[c]),
-      },
+      interests,
+      topTags: top(p.tags, world.tags.ids).map(({ name, weight }) => ({ tag: name, weight })),
+      topCreators: top(p.creators, world.creators.ids).map(({ name, weight }) => ({ creatorId: name, weight })),
+      declared: s.declared.map((t) => world.tags.ids[t]),
+      follows: [...p.follows].map((c) => world.creators.ids[c]),
     };
   }
 

@@ -5,22 +5,9 @@
  * full it becomes the previous one and the oldest is dropped, so at least the last `perGeneration`
  * ids (and at most twice that) are remembered, at ~32 bytes per id.
  */
-const EMPTY = 0;
+import { eventIdHash } from '../io/event-id-hash.js';
 
-function hashes(id: string): [number, number] {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ id.length;
-  for (let i = 0; i < id.length; i++) {
-    const c = id.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  a >>>= 0;
-  b >>>= 0;
-  // 0 marks an empty slot; nudge a zero hash.
-  return [a === EMPTY ? 1 : a, b];
-}
+const EMPTY = 0;
 
 class Table {
   readonly keys: Uint32Array;
@@ -61,12 +48,17 @@ export class EventIdSet {
   }
 
   has(id: string): boolean {
-    const [a, b] = hashes(id);
+    const [a, b] = eventIdHash(id);
     return this.current.has(a, b) || (this.previous?.has(a, b) ?? false);
   }
 
   add(id: string): void {
-    const [a, b] = hashes(id);
+    const [a, b] = eventIdHash(id);
+    this.addHash(a, b);
+  }
+
+  /** Adds an id by its {@link eventIdHash} halves (as stored in the event columns). */
+  addHash(a: number, b: number): void {
     if (this.current.has(a, b)) return;
     if (this.current.size >= this.perGeneration || this.current.size * 2 >= this.current.keys.length / 2) this.growOrRotate();
     this.current.add(a, b);

@@ -6,6 +6,8 @@
  */
 import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { z } from 'zod';
+import { describeIssue } from '../schema/records.js';
 
 export class Journal<T> {
   private constructor(
@@ -14,8 +16,11 @@ export class Journal<T> {
     private chain: Promise<unknown>,
   ) {}
 
-  /** Opens (creating) the journal at `path` and returns it with every intact record in order. */
-  static async open<T>(path: string): Promise<{ journal: Journal<T>; records: T[]; tornBytes: number }> {
+  /**
+   * Opens (creating) the journal at `path` and returns it with every intact record in order, each
+   * validated with `schema` (a record that does not validate is an error naming file and line).
+   */
+  static async open<T>(path: string, schema: z.ZodType<T>): Promise<{ journal: Journal<T>; records: T[]; tornBytes: number }> {
     await mkdir(dirname(path), { recursive: true });
     let text = '';
     try {
@@ -44,7 +49,9 @@ export class Journal<T> {
         tornBytes = Buffer.byteLength(text.slice(pos));
         break;
       }
-      records.push(rec);
+      const checked = schema.safeParse(rec);
+      if (!checked.success) throw new Error(`${path}:${lineNo}: invalid record: ${describeIssue(checked.error)}`);
+      records.push(checked.data);
       pos = nl + 1;
       good = Buffer.byteLength(text.slice(0, pos));
     }

@@ -27,22 +27,27 @@ export interface SimilarResponse {
   readonly items: ReadonlyArray<{ readonly videoId: string; readonly score: number }>;
 }
 
+/** One interest vector as people can read it: its weight and what lies near it in the catalogue. */
 export interface UserInterestView {
   readonly weight: number;
-  /** Tags and creators of the videos nearest this interest vector. */
+  /** Most frequent tags and creators among the videos nearest this interest vector. */
   readonly topTags: readonly string[];
+  readonly topCreators: readonly string[];
 }
 
+/**
+ * `GET /users/:id` (contract: `{"userId","eventCount","interests":[...]}`): `interests` lists the
+ * interest vectors, heaviest first; the extra fields give the decayed tag and creator affinities,
+ * the declared sign-up interests and the follows.
+ */
 export interface UserInfoResponse {
   readonly userId: string;
   readonly eventCount: number;
-  readonly interests: {
-    readonly vectors: readonly UserInterestView[];
-    readonly topTags: ReadonlyArray<{ readonly tag: string; readonly weight: number }>;
-    readonly topCreators: ReadonlyArray<{ readonly creatorId: string; readonly weight: number }>;
-    readonly declared: readonly string[];
-    readonly follows: readonly string[];
-  };
+  readonly interests: readonly UserInterestView[];
+  readonly topTags: ReadonlyArray<{ readonly tag: string; readonly weight: number }>;
+  readonly topCreators: ReadonlyArray<{ readonly creatorId: string; readonly weight: number }>;
+  readonly declared: readonly string[];
+  readonly follows: readonly string[];
 }
 
 /** Per-stage timing of one recommend call (ms), for metrics and logs. */

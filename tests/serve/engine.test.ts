@@ -157,7 +157,7 @@ describe('engine', () => {
     engine = await openEngine({ bundleDir: tb.bundleDir, stateDir });
     const after = engine.userInfo('fresh-user-1');
     expect(after.eventCount).toBe(before.eventCount);
-    expect(after.interests.vectors.length).toBe(before.interests.vectors.length);
+    expect(after.interests.length).toBe(before.interests.length);
     expect(engine.similar('brand-new', 3).items).toHaveLength(3);
     expect(await engine.ingestEvents([{ userId: 'dup-user', videoId: 'v0_1', ts: lastTs + 3000, type: 'like', eventId: 'dup-1' }])).toEqual({
       accepted: 0,
@@ -166,7 +166,7 @@ describe('engine', () => {
     const reloaded = await engine.reload(tb.bundleDir);
     expect(reloaded.modelVersion).toBe(engine.modelVersion);
     expect(engine.userInfo('fresh-user-1').eventCount).toBe(before.eventCount);
-    expect(engine.userInfo('signup-user').interests.declared).toEqual(['topic1']);
+    expect(engine.userInfo('signup-user').declared).toEqual(['topic1']);
     expect(DAY).toBeGreaterThan(0);
   });
 });

@@ -216,7 +216,7 @@ describe('GET /videos/:id/similar and GET /users/:id', () => {
   it('answers a user profile; an unknown user has eventCount 0', async () => {
     await h.req().post('/events').send({ events: [view('u7', 'v1')] }).expect(200);
     const res = await h.req().get('/users/u7').expect(200);
-    expect(res.body).toMatchObject({ userId: 'u7', eventCount: 1, interests: { vectors: [], topTags: [] } });
+    expect(res.body).toMatchObject({ userId: 'u7', eventCount: 1, interests: [], topTags: [] });
     const unknown = await h.req().get('/users/ghost').expect(200);
     expect(unknown.body.eventCount).toBe(0);
     expectError(await h.req().get('/users/bad%20id'), 400, 'invalid_request', /^user id must be/);

@@ -121,13 +121,11 @@ export class FakeEngine implements FeedEngine {
     return {
       userId,
       eventCount: this.events.get(userId)?.length ?? 0,
-      interests: {
-        vectors: [],
-        topTags: [],
-        topCreators: [],
-        declared: profile?.interests ?? [],
-        follows: profile?.follows ?? [],
-      },
+      interests: [],
+      topTags: [],
+      topCreators: [],
+      declared: profile?.interests ?? [],
+      follows: profile?.follows ?? [],
     };
   }
 
