@@ -5,5 +5,6 @@ export { readJsonlLines, resolveJsonlFile, writeJsonl, MAX_LINE_BYTES, type Line
 export { Growable, type NumericArray, type NumericArrayConstructor } from './growable.js';
 export { AsciiIdSet } from './id-set.js';
 export { isSorted, sortPermutation } from './sort.js';
+export { eventIdHash } from './event-id-hash.js';
 export { Interner } from './interner.js';
 export * from './dataset.js';

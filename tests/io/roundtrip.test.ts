@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../../engine/io/dataset.js';
 import { EVENT_NAMES } from '../../engine/io/dataset.js';
+import { eventIdHash } from '../../engine/io/event-id-hash.js';
 import { writeJsonl } from '../../engine/io/jsonl.js';
 import { loadDataset } from '../../engine/io/load.js';
 import { EVENT_TYPES } from '../../engine/schema/records.js';
@@ -126,6 +127,7 @@ function records(d: Dataset) {
     ts: d.events.ts[i],
     type: EVENT_NAMES[d.events.type[i]],
     watchMs: d.events.watchMs[i],
+    eventIdHash: [d.events.eventIdHi?.[i], d.events.eventIdLo?.[i]],
   }));
   return { videos, users, events };
 }
@@ -157,7 +159,14 @@ function expected(videos: Video[], users: User[], events: Event[]) {
     events: kept
       .map((e, i) => ({ e, i }))
       .sort((a, b) => a.e.ts - b.e.ts || a.i - b.i)
-      .map(({ e }) => ({ userId: e.userId, videoId: e.videoId, ts: e.ts, type: e.type, watchMs: e.type === 'view' ? (e.watchMs ?? 0) : 0 })),
+      .map(({ e }) => ({
+        userId: e.userId,
+        videoId: e.videoId,
+        ts: e.ts,
+        type: e.type,
+        watchMs: e.type === 'view' ? (e.watchMs ?? 0) : 0,
+        eventIdHash: e.eventId === undefined ? [0, 0] : eventIdHash(e.eventId),
+      })),
     duplicates: events.length - kept.length,
   };
 }
