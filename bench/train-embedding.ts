@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/train-embedding.ts [--users 10000] [--videos 100000] [--days 14]
  *       [--events-per-user-day 7] [--epochs N] [--batch N] [--max-seconds S] [--seed S]
- *       [--backend wasm|cpu|tensorflow] [--lr X] [--init-std X] [--id-dropout X] [--temperature X]
+ *       [--embedding-dim E (outside content vectors)] [--backend wasm|cpu|tensorflow] [--lr X] [--init-std X] [--id-dropout X] [--temperature X]
  *
  * Prints a table and writes bench/results/train-embedding-<YYYY-MM-DD>.json.
  */
@@ -17,7 +17,8 @@ import { Interner } from '../engine/io/interner.js';
 import { buildExamples, buildEngagements, poolHistory, trainTwoTower, TWO_TOWER_DEFAULTS, type BackendName } from '../engine/embedding/index.js';
 import { createRng, type Rng } from '../engine/embedding/random.js';
 
-interface Args {
+/** Options of the benchmark (see the file comment for their flags). */
+export interface TrainEmbeddingBenchArgs {
   users: number;
   videos: number;
   days: number;
@@ -27,13 +28,14 @@ interface Args {
   maxSeconds: number | undefined;
   seed: number;
   backend: BackendName | undefined;
+  embeddingDim: number;
   lr: number | undefined;
   initStd: number | undefined;
   idDropout: number | undefined;
   temperature: number | undefined;
 }
 
-function parseArgs(argv: string[]): Args {
+function parseArgs(argv: string[]): TrainEmbeddingBenchArgs {
   const get = (name: string): string | undefined => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -58,6 +60,7 @@ function parseArgs(argv: string[]): Args {
     maxSeconds: maxSeconds === undefined ? undefined : num('max-seconds', 0),
     seed: Math.round(num('seed', 1)),
     backend,
+    embeddingDim: get('embedding-dim') === undefined ? 0 : Math.round(num('embedding-dim', 0)),
     lr: get('lr') === undefined ? undefined : num('lr', 0),
     initStd: get('init-std') === undefined ? undefined : num('init-std', 0),
     idDropout: get('id-dropout') === undefined ? undefined : Number(get('id-dropout')),
@@ -84,7 +87,7 @@ function drawCum(cum: Float64Array, from: number, to: number, rng: Rng): number 
  * creator and usually a sound of their topic; users have 1–3 topics, watch mostly within them
  * (long views, likes, shares) and skip what falls outside.
  */
-export function syntheticDataset(a: Args): { ds: Dataset; videoTopic: Int32Array } {
+export function syntheticDataset(a: TrainEmbeddingBenchArgs): { ds: Dataset; videoTopic: Int32Array } {
   const rng = createRng(a.seed);
   const T = Math.max(4, Math.round(Math.sqrt(a.videos) / 6));
   const nV = a.videos;
@@ -183,11 +186,19 @@ export function syntheticDataset(a: Args): { ds: Dataset; videoTopic: Int32Array
     events.type[k] = type[i];
     events.watchMs[k] = watch[i];
   }
+  // Outside content vectors: a random direction per topic plus as much noise.
+  const e = a.embeddingDim;
+  let embedding: Float32Array | null = null;
+  if (e > 0) {
+    const topicDir = Float32Array.from({ length: T * e }, () => rng() - 0.5);
+    embedding = new Float32Array(nV * e);
+    for (let v = 0; v < nV; v++) for (let j = 0; j < e; j++) embedding[v * e + j] = topicDir[videoTopic[v] * e + j] + (rng() - 0.5);
+  }
   const ds: Dataset = {
     tags,
     creators,
     sounds,
-    videos: { ids: videoIds, creator, sound, tagOffsets, tagIds: Int32Array.from(tagList), durationMs, createdAt, embeddingDim: 0, embedding: null },
+    videos: { ids: videoIds, creator, sound, tagOffsets, tagIds: Int32Array.from(tagList), durationMs, createdAt, embeddingDim: e, embedding },
     users: {
       ids: userIds,
       hasProfile: new Uint8Array(nU),
@@ -251,8 +262,12 @@ function heldOutRecall(ds: Dataset, cut: number, vectors: Float32Array, dim: num
   return { model: users ? model / users : 0, popularity: users ? pop / users : 0, users };
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+/**
+ * Runs the benchmark with command-line style arguments (see the file comment), prints the table,
+ * writes the results file and returns what it wrote (for bench/run.ts or other callers).
+ */
+export async function runTrainEmbeddingBench(argv: string[] = []): Promise<Record<string, unknown>> {
+  const args = parseArgs(argv);
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -331,30 +346,25 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `train-embedding-${new Date().toISOString().slice(0, 10)}.json`);
   const { weights: _w, videoVectors: _v, ...summary } = result;
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        benchmark: 'train-embedding',
-        date: new Date().toISOString(),
-        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: process.platform },
-        args,
-        dataset: { users: ds.users.ids.size, videos: ds.videos.ids.size, events: ds.events.count, examples: ex.targets.length },
-        stepMs: { median: pct(0.5), p90: pct(0.9), p99: pct(0.99) },
-        stepsPerEpoch,
-        secondsPerEpoch,
-        cpuSeconds,
-        loadAverage: os.loadavg(),
-        nextDayRecallAt100: recall,
-        peakRssMiB: peakRss / 2 ** 20,
-        result: summary,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  const report = {
+    benchmark: 'train-embedding',
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: process.platform },
+    args,
+    dataset: { users: ds.users.ids.size, videos: ds.videos.ids.size, events: ds.events.count, examples: ex.targets.length },
+    stepMs: { median: pct(0.5), p90: pct(0.9), p99: pct(0.99) },
+    stepsPerEpoch,
+    secondsPerEpoch,
+    cpuSeconds,
+    loadAverage: os.loadavg(),
+    nextDayRecallAt100: recall,
+    peakRssMiB: peakRss / 2 ** 20,
+    result: summary,
+  };
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  return report;
 }
 
 // Run only as a script, so that other benchmarks can import the synthetic dataset.
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) await runTrainEmbeddingBench(process.argv.slice(2));

@@ -56,3 +56,22 @@ export const notInterestedConfig = {
   /** How long a not_interested mark hides a creator (contract default: 30 days). */
   durationMs: 30 * DAY,
 } as const;
+
+/**
+ * The final score of a candidate blends the two models (higher is better):
+ *
+ *   score = simMax / temperature + priorWeight · log(recent positives + priorSmoothing) + rankerWeight · ranker
+ *
+ * The first two terms are the two-tower's logit with its popularity prior added back: training
+ * subtracted log q (the logQ correction) to learn taste without popularity bias; adding it back at
+ * serving estimates P(next engagement), which is what a feed is judged on. The ranker adds the
+ * multi-task value of the view (long watch, like, share, not skip). Weights of 1 are the
+ * theoretical values; the README reports what other values measured.
+ */
+export const blendConfig = {
+  priorWeight: 1,
+  priorSmoothing: 0.5,
+  rankerWeight: 1,
+  /** Used when a bundle does not record its two-tower temperature. */
+  defaultTemperature: 0.07,
+} as const;

@@ -38,7 +38,21 @@ async function tryWasm(): Promise<boolean> {
       wasmPathsSet = true;
     }
     registerEmbeddingKernels('wasm');
-    return await tf.setBackend('wasm');
+    const before = {
+      uncaughtException: process.listeners('uncaughtException'),
+      unhandledRejection: process.listeners('unhandledRejection'),
+    };
+    const ok = await tf.setBackend('wasm');
+    // Emscripten's start-up adds process handlers that re-throw every uncaught error from inside
+    // its one-line minified bundle, so Node prints ~30 kB of source with any crash. Node's own
+    // handling is the same minus that noise: take them off again.
+    for (const listener of process.listeners('uncaughtException')) {
+      if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
+    }
+    for (const listener of process.listeners('unhandledRejection')) {
+      if (!before.unhandledRejection.includes(listener)) process.removeListener('unhandledRejection', listener);
+    }
+    return ok;
   } catch {
     return false;
   }

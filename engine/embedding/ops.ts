@@ -102,3 +102,20 @@ export function matMulABt(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   });
   return op(a, b) as tf.Tensor2D;
 }
+
+/**
+ * a · w where a (U × e) is a constant input and w (e × d) a parameter: the projection of the
+ * outside content embedding. Gradient dw = aᵀ · dy, through an explicit transpose (see
+ * {@link matMulABt}); no gradient flows to a.
+ */
+export function projectConstant(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [sw, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    save([a]);
+    return {
+      value: tf.matMul(a, sw),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D)],
+    };
+  });
+  return op(w) as tf.Tensor2D;
+}

@@ -5,11 +5,11 @@
  * small tensor (the id rows of the batch's unique videos, then the used rows of the tag, creator
  * and sound tables), differentiates with respect to it, and applies the update to the host
  * tables (a lazy/sparse Adam, adam.ts). Cost per step is thus independent of table size.
- * With full tables and identity indices the same functions compute the tower for any videos,
- * which is how the TypeScript forward pass (forward.ts) is tested against this one.
+ * For any list of videos (BatchBuilder.videos) the same function computes their vectors, which is
+ * how the TypeScript forward pass (forward.ts) is tested against this one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { bag, l2NormalizeRows } from './ops.js';
+import { bag, l2NormalizeRows, projectConstant } from './ops.js';
 
 /** Parameter tensors of a batch. */
 export interface TowerParams {
@@ -33,7 +33,7 @@ export interface TowerInputs {
 /** U × dim unit vectors of the batch's videos: normalise(bag of id/tag/creator/sound rows + outside · W). */
 export function videoTower(p: TowerParams, x: TowerInputs): tf.Tensor2D {
   let raw = bag(p.table, x.idx, x.seg, x.numVideos, x.weight);
-  if (p.outsideW && x.outside) raw = tf.add(raw, tf.matMul(x.outside, p.outsideW));
+  if (p.outsideW && x.outside) raw = tf.add(raw, projectConstant(x.outside, p.outsideW));
   return l2NormalizeRows(raw);
 }
 

@@ -20,6 +20,8 @@ export interface ServingWorld {
   readonly index: AnnIndex;
   readonly stats: EngagementStats;
   readonly ranker: RankerWeights;
+  /** Two-tower softmax temperature: similarities are divided by it in the retrieval logit. */
+  readonly temperature: number;
   /** Per-video first-layer parts (size × hidden), kept current as stats change. */
   videoParts: Float32Array;
   /** Video indices by recent popularity, best first (refreshed periodically). */

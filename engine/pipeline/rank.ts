@@ -5,7 +5,8 @@
  */
 import type { VideoCatalog } from '../features/catalog.js';
 import { N_PAIR, N_USER, N_VIDEO, pairFeatures, userFeatures, videoFeatures } from '../features/features.js';
-import type { EngagementStats } from '../features/stats.js';
+import { decayed, type EngagementStats } from '../features/stats.js';
+import { blendConfig, statsConfig } from '../config.js';
 import { tagMass, type UserProfile } from '../interest/profile.js';
 import { scoreCandidates, userPart, videoPart, type RankerWeights } from '../ranking/model.js';
 import type { CandidateSet } from './candidates.js';
@@ -42,7 +43,25 @@ export function refreshVideoPart(ranker: RankerWeights, stats: EngagementStats, 
   videoPart(ranker, feats, 0, parts, v * ranker.hidden);
 }
 
-/** Scores every candidate of `set` for user profile p at time ts, into set.score. */
+/** The retrieval logit of video v for a cosine similarity: sim/τ plus the popularity prior (see blendConfig). */
+export function retrievalLogit(stats: EngagementStats, v: number, similarity: number, ts: number, temperature: number): number {
+  const positives = decayed(stats.slowPositives[v], stats.videoTs[v], ts, statsConfig.slowHalfLifeMs);
+  return similarity / temperature + blendConfig.priorWeight * Math.log(positives + blendConfig.priorSmoothing);
+}
+
+/**
+ * Final scores: the ranker's value (already in set.score, from {@link rankCandidates}) blended with
+ * the retrieval logit, using each candidate's best similarity to the user's interests (the sim_max
+ * pair feature, so candidates of every source are scored alike).
+ */
+export function blendScores(stats: EngagementStats, ts: number, temperature: number, set: CandidateSet, scratch: RankScratch): void {
+  for (let i = 0; i < set.count; i++) {
+    const sim = scratch.pair[i * N_PAIR];
+    set.score[i] = blendConfig.rankerWeight * set.score[i] + retrievalLogit(stats, set.video[i], sim, ts, temperature);
+  }
+}
+
+/** Scores every candidate of `set` for user profile p at time ts with the ranker, into set.score. */
 export function rankCandidates(
   ranker: RankerWeights,
   cat: VideoCatalog,

@@ -3,14 +3,14 @@
  *
  *   sources   interest_ann · fresh · trending · cold_start     (each fails open)
  *   filters   viewed · excluded_or_recently_served · not_interested
- *   scorer    the ranker (factorised first layer)
+ *   scorer    the ranker (factorised first layer), blended with the retrieval logit
  *   re-rank   diversity (creator/sound repeat discount) · explore (slots for new videos)
  *   select    top k, filled from the catalogue by popularity when too few candidates survive
  */
 import type { RequestContext, ServingWorld } from './context.js';
 import { SOURCE, SOURCES } from './context.js';
 import { eligible, FILTERS } from './filters/index.js';
-import { rankCandidates } from './rank.js';
+import { blendScores, rankCandidates } from './rank.js';
 import { diversityReRanker } from './rerank/diversity.js';
 import { explored, exploreReRanker } from './rerank/explore.js';
 import { coldStartSource } from './sources/cold-start.js';
@@ -57,7 +57,10 @@ export function runPipeline(ctx: RequestContext, world: ServingWorld): PipelineI
     for (const f of FILTERS) ctx.removed[f.name] = set.compact((slot) => f.keep(ctx, world, set.video[slot]));
   });
   // Scorer.
-  timed(ctx, 'scorer', () => rankCandidates(world.ranker, world.catalog, world.videoParts, ctx.user.profile, ctx.ts, set, ctx.scratch));
+  timed(ctx, 'scorer', () => {
+    rankCandidates(world.ranker, world.catalog, world.videoParts, ctx.user.profile, ctx.ts, set, ctx.scratch);
+    blendScores(world.stats, ctx.ts, world.temperature, set, ctx.scratch);
+  });
   const order = new Int32Array(set.count);
   for (let i = 0; i < set.count; i++) order[i] = i;
   order.sort((a, b) => set.score[b] - set.score[a] || set.video[a] - set.video[b]);

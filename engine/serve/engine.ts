@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { readBundle, type LoadedBundle } from '../bundle/bundle.js';
-import { statsConfig } from '../config.js';
+import { blendConfig, statsConfig } from '../config.js';
 import { embedVideoContent } from '../embedding/forward.js';
 import { VideoTowerWeights } from '../embedding/weights.js';
 import { decayed, EngagementStats } from '../features/stats.js';
@@ -76,6 +76,12 @@ interface World extends ServingWorld {
   partsCursor: number;
   /** Reused per-request buffers (requests run one at a time on the event loop). */
   readonly ctx: RequestContext;
+}
+
+/** The two-tower temperature the bundle was trained with (the retrieval logit divides by it). */
+function temperatureOf(b: LoadedBundle): number {
+  const t = (b.manifest.model as { twoTower?: { temperature?: unknown } } | undefined)?.twoTower?.temperature;
+  return typeof t === 'number' && t > 0 && Number.isFinite(t) ? t : blendConfig.defaultTemperature;
 }
 
 function modelVersionOf(b: LoadedBundle): string {
@@ -195,6 +201,7 @@ export class Engine implements FeedEngine {
       index,
       stats,
       ranker: bundle.ranker,
+      temperature: temperatureOf(bundle),
       videoParts: new Float32Array(0),
       trending: new Int32Array(0),
       fresh: new Int32Array(FRESH_RING),

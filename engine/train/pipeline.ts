@@ -137,9 +137,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const truth = existsSync(truthPath) ? await readTruth(truthPath) : undefined;
     const baselines = buildBaselines(ctx, truth, seed);
     const pop = popularity(ctx);
-    const mctx = { index, cat, profiles: state.profiles, seen, coldStart: pop, budget };
+    const mctx = {
+      index,
+      cat,
+      profiles: state.profiles,
+      seen,
+      coldStart: pop,
+      budget,
+      stats: state.stats,
+      temperature: tt.config.temperature,
+      ts: split.cutTs,
+    };
     const parts = precomputeVideoParts(rk.weights, state.stats, cat, split.cutTs);
-    const recs = [retrievalRecommender(mctx), rankedRecommender(mctx, rk.weights, parts, split.cutTs), ...baselines];
+    const recs = [retrievalRecommender(mctx), rankedRecommender(mctx, rk.weights, parts), ...baselines];
     const m = evaluateAll(ds, split, recs, { seen, maxUsers: opts.evalUsers, seed });
     return { metrics: m, table: formatTable(m) };
   });

@@ -7,7 +7,8 @@ import type { VideoCatalog } from '../features/catalog.js';
 import type { SeenInTraining, Recommender } from '../evaluate/evaluate.js';
 import type { UserProfile } from '../interest/profile.js';
 import { CandidateSet } from '../pipeline/candidates.js';
-import { rankCandidates, RankScratch } from '../pipeline/rank.js';
+import { blendScores, rankCandidates, RankScratch, retrievalLogit } from '../pipeline/rank.js';
+import type { EngagementStats } from '../features/stats.js';
 import { retrieveByInterests } from '../pipeline/retrieve.js';
 import type { RankerWeights } from '../ranking/model.js';
 import type { AnnIndex } from '../retrieval/ann.js';
@@ -22,6 +23,11 @@ export interface ModelRecommenderContext {
   readonly coldStart: Recommender;
   /** Retrieval budget (candidates per request). */
   readonly budget: number;
+  /** Statistics at the cut (the popularity prior) and the two-tower temperature. */
+  readonly stats: EngagementStats;
+  readonly temperature: number;
+  /** The time the recommenders stand at (the cut). */
+  readonly ts: number;
 }
 
 const SOURCE_ANN = 1;
@@ -49,7 +55,7 @@ function retrieveFor(ctx: ModelRecommenderContext, set: CandidateSet, user: numb
   retrieveByInterests(ctx.index, ctx.profiles[user].interests, budget, (v) => !seen.isSeen(user, v), set, SOURCE_ANN);
 }
 
-/** Retrieval alone: candidates from every interest, ordered by their best cosine similarity. */
+/** Retrieval alone: candidates from every interest, ordered by the retrieval logit (similarity/τ + popularity prior). */
 export function retrievalRecommender(ctx: ModelRecommenderContext): Recommender {
   const set = new CandidateSet(ctx.budget * 2 + 200, ctx.cat.size);
   return {
@@ -57,18 +63,15 @@ export function retrievalRecommender(ctx: ModelRecommenderContext): Recommender 
     recommend(user, k, out) {
       if (ctx.profiles[user].interests.count === 0) return ctx.coldStart.recommend(user, k, out);
       retrieveFor(ctx, set, user, Math.max(k, ctx.budget));
-      return fill(ctx, user, k, out, select(set, set.similarity, k, out), set);
+      for (let i = 0; i < set.count; i++) set.score[i] = retrievalLogit(ctx.stats, set.video[i], set.similarity[i], ctx.ts, ctx.temperature);
+      return fill(ctx, user, k, out, select(set, set.score, k, out), set);
     },
   };
 }
 
-/** Retrieval then the ranker (scored as of time `ts`). */
-export function rankedRecommender(
-  ctx: ModelRecommenderContext,
-  ranker: RankerWeights,
-  videoParts: Float32Array,
-  ts: number,
-): Recommender {
+/** Retrieval then the ranker, blended with the retrieval logit (the serving scorer). */
+export function rankedRecommender(ctx: ModelRecommenderContext, ranker: RankerWeights, videoParts: Float32Array): Recommender {
+  const ts = ctx.ts;
   const set = new CandidateSet(ctx.budget * 2 + 200, ctx.cat.size);
   const scratch = new RankScratch(ranker.hidden, set.capacity);
   return {
@@ -78,6 +81,7 @@ export function rankedRecommender(
       if (p.interests.count === 0) return ctx.coldStart.recommend(user, k, out);
       retrieveFor(ctx, set, user, Math.max(k, ctx.budget));
       rankCandidates(ranker, ctx.cat, videoParts, p, ts, set, scratch);
+      blendScores(ctx.stats, ts, ctx.temperature, set, scratch);
       return fill(ctx, user, k, out, select(set, set.score, k, out), set);
     },
   };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../engine/embedding/backend.js';
-import { bag, l2NormalizeRows, lookup, matMulABt } from '../../engine/embedding/ops.js';
+import { bag, l2NormalizeRows, lookup, matMulABt, projectConstant } from '../../engine/embedding/ops.js';
 import { inBatchLogits, inBatchSoftmaxLoss, MASKED_LOGIT } from '../../engine/embedding/loss.js';
 import { createRng } from '../../engine/embedding/random.js';
 
@@ -60,6 +60,11 @@ describe('custom-gradient ops agree with tfjs autodiff', () => {
 
   it('matMulABt', () => {
     checkGrad((a, b) => matMulABt(a as tf.Tensor2D, b as tf.Tensor2D), (a, b) => tf.matMul(a, b, false, true), [rand([4, 3]), rand([5, 3])]);
+  });
+
+  it('projectConstant', () => {
+    const a = rand([6, 4]);
+    checkGrad((w) => projectConstant(a as tf.Tensor2D, w as tf.Tensor2D), (w) => tf.matMul(a, w), [rand([4, 3])]);
   });
 
   it('inBatchSoftmaxLoss', () => {

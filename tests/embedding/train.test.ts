@@ -105,22 +105,31 @@ describe('trainTwoTower', () => {
       const e = embedVideoContent(r.weights, content);
       for (let k = 0; k < d; k++) expect(Math.abs(e[k] - r.videoVectors[v * d + k])).toBeLessThan(1e-6);
     }
-    // Recall: of each user's top-k held-out videos (k = held-out per topic), the share in their topic.
-    const ex = buildExamples(ds, ds.events.count);
-    const k = heldOut.length / world.topics;
-    let hits = 0;
-    let total = 0;
-    for (let u = 0; u < ds.users.ids.size; u++) {
-      const from = Math.max(ex.userOffsets[u], ex.userOffsets[u + 1] - 20);
-      const q = poolHistory(r.videoVectors, d, ex.video.subarray(from, ex.userOffsets[u + 1]), ex.weight.subarray(from, ex.userOffsets[u + 1]));
-      const ranked = Array.from(heldOut)
-        .map((v) => ({ v, s: q.reduce((acc, x, j) => acc + x * r.videoVectors[v * d + j], 0) }))
-        .sort((x, y) => y.s - x.s);
-      for (const { v } of ranked.slice(0, k)) if (videoTopic[v] === userTopic[u]) hits++;
-      total += k;
-    }
-    const recall = hits / total;
-    expect(recall).toBeGreaterThan(0.8); // random: 0.25
+    // Of each user's top-k held-out videos (k = held-out per topic), the share in their topic.
+    const recall = (vectors: Float32Array): number => {
+      const ex = buildExamples(ds, ds.events.count);
+      const k = heldOut.length / world.topics;
+      let hits = 0;
+      let total = 0;
+      for (let u = 0; u < ds.users.ids.size; u++) {
+        const from = Math.max(ex.userOffsets[u], ex.userOffsets[u + 1] - 20);
+        const q = poolHistory(vectors, d, ex.video.subarray(from, ex.userOffsets[u + 1]), ex.weight.subarray(from, ex.userOffsets[u + 1]));
+        const ranked = Array.from(heldOut)
+          .map((v) => ({ v, s: q.reduce((acc, x, j) => acc + x * vectors[v * d + j], 0) }))
+          .sort((x, y) => y.s - x.s);
+        for (const { v } of ranked.slice(0, k)) if (videoTopic[v] === userTopic[u]) hits++;
+        total += k;
+      }
+      return hits / total;
+    };
+    // Held-out videos share only a sub-topic tag with their topic: untrained, the recall is
+    // about random (0.25); trained, the tags carry the topic.
+    const untrained = await trainTwoTower(ds, { dim: 32, epochs: 0, seed: 1, backend: 'wasm' });
+    const before = recall(untrained.videoVectors);
+    const after = recall(r.videoVectors);
+    expect(before).toBeLessThan(0.4);
+    expect(after).toBeGreaterThan(0.6);
+    expect(after - before).toBeGreaterThan(0.25);
   });
 
   it('stops at the time budget, and its weights survive serialisation', async () => {

@@ -1,3 +1,4 @@
+import { N_PAIR } from '../../features/features.js';
 import type { RequestContext, ServingWorld } from '../context.js';
 import type { ReRanker } from '../stage.js';
 
@@ -5,13 +6,19 @@ import type { ReRanker } from '../stage.js';
 export const EXPLORE_MAX_VIEWS = 20;
 /** One exploration slot per this many items (at least one per page of 5+). */
 export const EXPLORE_EVERY = 10;
+/**
+ * Exploration picks by relevance minus this much per log-view: among under-explored candidates the
+ * one the user is likeliest to care about wins, with a tilt toward the least-shown (new uploads).
+ */
+export const EXPLORE_VIEW_PENALTY = 0.1;
 
 /** Slots (candidate indices) promoted by exploration in the last run, for explanations. */
 export const explored = new Set<number>();
 
 /**
- * Exploration: on each page, one slot per EXPLORE_EVERY items goes to the best-scored candidate with
- * few impressions that did not make the page on its own, so the feed keeps discovering new videos.
+ * Exploration: on each page, one slot per EXPLORE_EVERY items goes to an under-explored candidate
+ * that did not make the page on its own — chosen by similarity to the user's interests (not by the
+ * popularity-laden final score, which new videos cannot win yet) — so the feed keeps discovering.
  * Placed at evenly spaced positions (never first).
  */
 export const exploreReRanker: ReRanker = {
@@ -22,16 +29,27 @@ export const exploreReRanker: ReRanker = {
     if (k < 5) return n;
     const slots = Math.max(1, Math.floor(k / EXPLORE_EVERY));
     const set = ctx.set;
-    let placed = 0;
-    for (let i = k; i < n && placed < slots; i++) {
-      const slot = order[i];
-      if (world.stats.views[set.video[slot]] >= EXPLORE_MAX_VIEWS) continue;
+    const pair = ctx.scratch.pair;
+    for (let placed = 0; placed < slots; placed++) {
+      let best = -1;
+      let bestScore = -Infinity;
+      for (let i = k; i < n; i++) {
+        const slot = order[i];
+        const views = world.stats.views[set.video[slot]];
+        if (views >= EXPLORE_MAX_VIEWS || explored.has(slot)) continue;
+        const s = pair[slot * N_PAIR] - EXPLORE_VIEW_PENALTY * Math.log1p(views);
+        if (s > bestScore) {
+          bestScore = s;
+          best = i;
+        }
+      }
+      if (best < 0) break;
+      const slot = order[best];
       const pos = Math.floor(((placed + 1) * k) / (slots + 1));
       // Shift the page down by one from pos and put the explored item there.
-      for (let j = i; j > pos; j--) order[j] = order[j - 1];
+      for (let j = best; j > pos; j--) order[j] = order[j - 1];
       order[pos] = slot;
       explored.add(slot);
-      placed++;
     }
     return n;
   },
