@@ -260,8 +260,11 @@ export function createApp(deps: AppDeps): FeedApp {
 
   async function recommend(ctx: Ctx, userId: string, k: number, exclude: readonly string[]) {
     const timings: StageTimings = {};
-    const r = await requireEngine().recommend(userId, k, exclude, timings);
+    const engine = requireEngine();
+    const r = await engine.recommend(userId, k, exclude, timings);
     metrics.observeStages(timings);
+    const counts = engine.lastRequestCounts?.();
+    if (counts) for (const [source, n] of Object.entries(counts.sources)) metrics.observeCandidates(source, n);
     return { userId: r.userId, items: r.items, modelVersion: r.modelVersion, requestId: ctx.requestId };
   }
 

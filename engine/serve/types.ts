@@ -68,6 +68,8 @@ export interface FeedEngine {
   similar(videoId: string, k: number): SimilarResponse;
   /** `GET /users/:id`; an unknown user has eventCount 0. */
   userInfo(userId: string): UserInfoResponse;
+  /** Candidates per source, rows removed per filter and source errors of the last recommend call (for metrics). */
+  lastRequestCounts?(): { sources: Record<string, number>; removed: Record<string, number>; errors: readonly string[] };
   /** Flushes and closes durable state. */
   close(): Promise<void>;
 }

@@ -530,6 +530,8 @@ describe('operations', () => {
       expect(text).toContain(`feedrank_pipeline_stage_duration_seconds_count{stage="${stage}"}`);
     }
     expect(text).toMatch(/^feedrank_pipeline_stage_duration_seconds_count\{stage="scorer"\} [1-9]\d*$/m);
+    // Candidates per source are counted from the engine's last request.
+    expect(text).toMatch(/^feedrank_candidates_total\{source="(interest_ann|cold_start|trending|fresh)"\} [1-9]\d*$/m);
   });
 
   it('answers 503 with Retry-After when overloaded, and 413 for a body over the limit (changing nothing)', async () => {
