@@ -22,6 +22,7 @@ import { createGzip } from 'node:zlib';
 import type { Dataset } from '../engine/io/dataset.js';
 import { readJsonlLines } from '../engine/io/jsonl.js';
 import { loadDataset } from '../engine/io/load.js';
+import { mulberry32 as rng } from '../engine/util/random.js';
 
 const program = new Command()
   .option('--events <n>', 'events to generate', '1000000')
@@ -39,17 +40,6 @@ for (const [name, n] of [['events', nEvents], ['videos', nVideos], ['users', nUs
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
 }
 
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes lines produced by `line(i)` for i in [0, n), in ~4 MiB writes, honouring backpressure. */
 async function writeLines(path: string, n: number, line: (i: number) => string, gzip = false): Promise<void> {

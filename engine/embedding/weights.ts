@@ -15,6 +15,7 @@
  * checksum, so that a truncated or corrupted file is refused with a message saying which.
  */
 import { HASH_VERSION } from '../features/hash.js';
+import { crc32 } from '../util/crc32.js';
 
 const MAGIC = 'FRVT';
 export const WEIGHTS_FORMAT_VERSION = 1;
@@ -174,20 +175,5 @@ function table(name: string, given: Float32Array | undefined, length: number): F
   return given;
 }
 
-let CRC_TABLE: Uint32Array | null = null;
-
 /** CRC-32 (IEEE 802.3, as zlib and PNG), to detect corrupted weight files. */
-export function crc32(bytes: Uint8Array): number {
-  if (!CRC_TABLE) {
-    CRC_TABLE = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      CRC_TABLE[n] = c >>> 0;
-    }
-  }
-  const t = CRC_TABLE;
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32 };

@@ -1,30 +1,10 @@
 /**
- * Small helpers shared by the evaluation and its baselines: a seeded generator and a bounded
- * top-k heap over typed arrays. Kept local to `evaluate/` so the baselines stay self-contained.
+ * Small helpers shared by the evaluation and its baselines: the seeded generator (from
+ * engine/util/random.ts) and a bounded top-k heap with float64 scores (the baselines' counts and
+ * decayed sums need the precision that engine/vector's float32 TopK gives up for speed).
  */
 
-/** Mulberry32: a tiny, fast, seeded generator returning floats in [0, 1). Deterministic across runs. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Mixes two integers into one 32-bit seed (so a per-user stream does not depend on call order). */
-export function mixSeed(a: number, b: number): number {
-  let h = Math.imul((a | 0) ^ 0x9e3779b9, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h ^ (b | 0), 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x27d4eb2f);
-  h ^= h >>> 15;
-  return h >>> 0;
-}
+export { mixSeed, mulberry32 } from '../util/random.js';
 
 /**
  * Keeps the `k` best (id, score) pairs offered: higher score is better, ties go to the lower id,

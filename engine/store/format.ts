@@ -20,7 +20,7 @@
  * `seq` with no gaps across records and segments, which recovery checks.
  */
 import type { EventRecord } from '../schema/records.js';
-import { crc32 } from './crc32.js';
+import { crc32 } from '../util/crc32.js';
 
 export const FORMAT_VERSION = 1;
 export const SEGMENT_MAGIC = Buffer.from('FRLG', 'latin1');

@@ -9,7 +9,7 @@
  */
 import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from './crc32.js';
+import { crc32 } from '../util/crc32.js';
 import { FORMAT_VERSION, readU64, snapshotName, writeU64 } from './format.js';
 import { syncDir, writeFully } from './fsutil.js';
 

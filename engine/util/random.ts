@@ -20,3 +20,14 @@ export function shuffleInPlace<T extends { length: number; [i: number]: number }
   }
   return a;
 }
+
+/** Mixes two integers into one 32-bit seed (so a per-user stream does not depend on call order). */
+export function mixSeed(a: number, b: number): number {
+  let h = Math.imul((a | 0) ^ 0x9e3779b9, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h ^ (b | 0), 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x27d4eb2f);
+  h ^= h >>> 15;
+  return h >>> 0;
+}

@@ -3,18 +3,10 @@
  * around random cluster centres, a rough stand-in for content embeddings (topics with spread).
  * Deterministic for a given seed so recall numbers are reproducible.
  */
+import { mulberry32 } from '../../engine/util/random.js';
 
-/** mulberry32: a tiny, fast, seedable PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, engine/util/random.ts). */
+export const rng = mulberry32;
 
 /** Standard normal samples from a uniform source (Box–Muller, one value per call). */
 export function gaussian(rand: () => number): () => number {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32, crc32Portable, CRC32_IS_NATIVE } from '../../engine/store/crc32.js';
+import { crc32, crc32Portable, CRC32_IS_NATIVE } from '../../engine/util/crc32.js';
 import {
   checkSegmentHeader,
   decodeBatch,
