@@ -23,6 +23,28 @@ import { DAY_MS, DIM, type World } from './world.js';
 /** Share of impressions per source, for a user the policy knows well and who follows someone. */
 export const POLICY = { personal: 0.5, following: 0.04, explore: 0.13 } as const;
 
+/**
+ * The latent appeal of a video to a user: hidden affinity and quality, the user's patience, a
+ * penalty for length, and noise. Every reaction of the simulated users follows from it.
+ */
+export function appealOf(rng: Rng, affinity: number, quality: number, patience: number, durationMs: number): number {
+  return 6 * (affinity - 0.5) + 2 * (quality - 0.5) + patience - 0.35 * Math.log(durationMs / 20_000) + 1.3 * rng.normal();
+}
+
+/** Watch time (ms) for a given appeal: skips below -1.5, long views from 0.5, loops above 3 (short videos loop more). */
+export function watchTime(rng: Rng, appeal: number, durationMs: number): number {
+  if (appeal < -1.5) {
+    const ratio = rng.bernoulli(0.35) ? 0 : 0.01 + 0.1 * rng.next();
+    return ratio === 0 ? rng.int(800) : Math.floor(ratio * durationMs);
+  }
+  let ratio: number;
+  if (appeal < 0.5) ratio = 0.1 + (0.5 * (appeal + 1.5)) / 2;
+  else if (appeal < 3) ratio = 0.6 + (0.4 * (appeal - 0.5)) / 2.5;
+  else ratio = Math.min(5, 1 + (appeal - 3) * 0.6 * Math.min(2.5, Math.max(0.3, 25_000 / durationMs)));
+  ratio *= 0.95 + 0.1 * rng.next();
+  return Math.floor(ratio * durationMs);
+}
+
 /** Relative activity per UTC hour (a daily rhythm peaking in the evening). */
 const HOURLY = [2, 1.2, 0.8, 0.5, 0.4, 0.5, 1, 1.8, 2.5, 2.8, 3, 3.3, 4, 4, 3.6, 3.6, 4, 4.6, 5.4, 6.4, 7.2, 7.2, 6, 4];
 const HOUR_MS = 3_600_000;
@@ -252,20 +274,9 @@ export function* simulate(world: World): Generator<{ readonly day: number; reado
           const dur = videos.durationMs[v];
           const a = affinityAt(uvecs, vecs, v * DIM);
           const q = videos.quality[v];
-          const appeal = 6 * (a - 0.5) + 2 * (q - 0.5) + users.patience[u] - 0.35 * Math.log(dur / 20_000) + 1.3 * rng.normal();
-          let ratio: number;
-          let watchMs: number;
-          if (appeal < -1.5) {
-            ratio = rng.bernoulli(0.35) ? 0 : 0.01 + 0.1 * rng.next();
-            watchMs = ratio === 0 ? rng.int(800) : Math.floor(ratio * dur);
-          } else {
-            if (appeal < 0.5) ratio = 0.1 + (0.5 * (appeal + 1.5)) / 2;
-            else if (appeal < 3) ratio = 0.6 + (0.4 * (appeal - 0.5)) / 2.5;
-            else ratio = Math.min(5, 1 + (appeal - 3) * 0.6 * Math.min(2.5, Math.max(0.3, 25_000 / dur)));
-            ratio *= 0.95 + 0.1 * rng.next();
-            watchMs = Math.floor(ratio * dur);
-          }
-          ratio = watchMs / dur;
+          const appeal = appealOf(rng, a, q, users.patience[u], dur);
+          const watchMs = watchTime(rng, appeal, dur);
+          const ratio = watchMs / dur;
           if (t + watchMs + 10_000 >= dayEnd) {
             done = true; // the day is over
             break;

@@ -10,6 +10,7 @@
  * `not_interested` comes at low appeal.
  */
 import type { Rng } from '../../../data/generator/rng.js';
+import { appealOf, watchTime } from '../../../data/generator/simulate.js';
 
 export interface Viewer {
   /** Personal offset of watch time (generator: 0.5·N(0, 1)). */
@@ -51,20 +52,9 @@ const TYPICAL_LOG_FAME = Math.log(1.88);
 export function react(rng: Rng, viewer: Viewer, imp: Impression): Reaction {
   const dur = imp.durationMs;
   const q = imp.quality;
-  const appeal = 6 * (imp.affinity - 0.5) + 2 * (q - 0.5) + viewer.patience - 0.35 * Math.log(dur / 20_000) + 1.3 * rng.normal();
-  let ratio: number;
-  let watchMs: number;
-  if (appeal < -1.5) {
-    ratio = rng.bernoulli(0.35) ? 0 : 0.01 + 0.1 * rng.next();
-    watchMs = ratio === 0 ? rng.int(800) : Math.floor(ratio * dur);
-  } else {
-    if (appeal < 0.5) ratio = 0.1 + (0.5 * (appeal + 1.5)) / 2;
-    else if (appeal < 3) ratio = 0.6 + (0.4 * (appeal - 0.5)) / 2.5;
-    else ratio = Math.min(5, 1 + (appeal - 3) * 0.6 * Math.min(2.5, Math.max(0.3, 25_000 / dur)));
-    ratio *= 0.95 + 0.1 * rng.next();
-    watchMs = Math.floor(ratio * dur);
-  }
-  ratio = watchMs / dur;
+  const appeal = appealOf(rng, imp.affinity, q, viewer.patience, dur);
+  const watchMs = watchTime(rng, appeal, dur);
+  const ratio = watchMs / dur;
   const like = ratio >= 0.25 && rng.bernoulli(sigmoid(-4.8 + 1.3 * appeal + viewer.likeBias));
   const comment = ratio >= 0.4 && rng.bernoulli(sigmoid(-7 + 1.1 * appeal + 0.5 * viewer.likeBias));
   const share = ratio >= 0.5 && rng.bernoulli(sigmoid(-7.2 + 1.2 * appeal + 1.5 * (q - 0.5)));
