@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { interestConfig, profileConfig, statsConfig, TIME } from '../config.js';
 import { interestSimilarities } from '../interest/interests.js';
-import type { UserProfile } from '../interest/profile.js';
+import { weightOf, type UserProfile } from '../interest/profile.js';
 import type { VideoCatalog } from './catalog.js';
 import { decayed, type EngagementStats } from './stats.js';
 import { LONG_VIEW_RATIO, POSITIVE_WEIGHT, SKIP_MS, SKIP_RATIO } from './engagement.js';
@@ -104,7 +104,7 @@ export function pairFeatures(
 ): void {
   interestSimilarities(p.interests, cat.vectors, v * cat.dim, out, off);
   const c = cat.creator[v];
-  const aff = p.creators.get(c) ?? 0;
+  const aff = weightOf(p, p.creators, c);
   out[off + 3] = Math.sign(aff) * Math.log1p(Math.abs(aff));
   out[off + 4] = p.follows.has(c) ? 1 : 0;
   let overlap = 0;
@@ -112,6 +112,7 @@ export function pairFeatures(
   const t1 = cat.tagOffsets[v + 1];
   if (tagMassOfUser > 0 && t1 > t0) {
     for (let i = t0; i < t1; i++) overlap += p.tags.get(cat.tagIds[i]) ?? 0;
+    overlap *= p.scale;
     overlap /= tagMassOfUser;
   }
   out[off + 5] = overlap;

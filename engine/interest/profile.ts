@@ -11,10 +11,15 @@ import { applyNegative, applyPositive, createInterests, type Interests } from '.
 
 export interface UserProfile {
   readonly interests: Interests;
-  /** Decayed positive weight per dense tag index, bounded to profileConfig.recentTags entries. */
+  /**
+   * Decayed positive weight per dense tag index, bounded to profileConfig.recentTags entries, stored
+   * divided by `scale` (read with {@link weightOf}): decaying every entry is one multiplication.
+   */
   readonly tags: Map<number, number>;
-  /** Decayed affinity per dense creator index (positives add, skips and not_interested subtract). */
+  /** Decayed affinity per dense creator index (positives add, skips and not_interested subtract), scaled like tags. */
   readonly creators: Map<number, number>;
+  /** True weight = stored × scale; decays with event time, renormalised when it gets small. */
+  scale: number;
   /** Creators the user follows (users.jsonl `follows` and `follow` events). */
   readonly follows: Set<number>;
   /** Event time the affinities were last decayed to. */
@@ -31,6 +36,7 @@ export function createProfile(dim: number): UserProfile {
     tags: new Map(),
     creators: new Map(),
     follows: new Set(),
+    scale: 1,
     ts: -Infinity,
     events: 0,
     views: 0,
@@ -39,9 +45,17 @@ export function createProfile(dim: number): UserProfile {
   };
 }
 
-function decayMap(m: Map<number, number>, f: number): void {
-  for (const [k, w] of m) m.set(k, w * f);
+/** The decayed weight of `key` in one of the profile's maps (tags or creators). */
+export function weightOf(p: UserProfile, m: Map<number, number>, key: number): number {
+  return (m.get(key) ?? 0) * p.scale;
 }
+
+function addWeight(p: UserProfile, m: Map<number, number>, key: number, w: number): void {
+  m.set(key, (m.get(key) ?? 0) + w / p.scale);
+}
+
+/** Below this scale, stored weights are multiplied out so they stay in floating-point range. */
+const MIN_SCALE = 1e-30;
 
 /** Keeps the `cap` largest entries of m (drops the smallest when over). */
 function bound(m: Map<number, number>, cap: number): void {
@@ -63,10 +77,12 @@ function decayProfileTo(p: UserProfile, ts: number): void {
     return;
   }
   if (ts <= p.ts) return;
-  const f = Math.pow(0.5, (ts - p.ts) / profileConfig.halfLifeMs);
-  decayMap(p.tags, f);
-  decayMap(p.creators, f);
+  p.scale *= Math.pow(0.5, (ts - p.ts) / profileConfig.halfLifeMs);
   p.ts = ts;
+  if (p.scale < MIN_SCALE) {
+    for (const m of [p.tags, p.creators]) for (const [k, w] of m) m.set(k, w * p.scale);
+    p.scale = 1;
+  }
 }
 
 /** Applies one event of this user on video `v` (dense index in `cat`). */
@@ -83,25 +99,25 @@ export function applyEvent(p: UserProfile, cat: VideoCatalog, v: number, type: n
     if (isSkip(watchMs, duration)) {
       p.skips++;
       applyNegative(p.interests, cat.vectors, vOff, interestConfig.skipPush, ts);
-      p.creators.set(creator, (p.creators.get(creator) ?? 0) - 0.2);
+      addWeight(p, p.creators, creator, -0.2);
       bound(p.creators, profileConfig.creators);
       return;
     }
   }
   if (type === EVENT_CODE.not_interested) {
     applyNegative(p.interests, cat.vectors, vOff, interestConfig.notInterestedPush, ts);
-    p.creators.set(creator, (p.creators.get(creator) ?? 0) - 3);
+    addWeight(p, p.creators, creator, -3);
     bound(p.creators, profileConfig.creators);
     return;
   }
   if (type === EVENT_CODE.follow) p.follows.add(creator);
   if (w <= 0) return;
   applyPositive(p.interests, cat.vectors, vOff, w, ts);
-  p.creators.set(creator, (p.creators.get(creator) ?? 0) + w);
+  addWeight(p, p.creators, creator, w);
   bound(p.creators, profileConfig.creators);
   for (let i = cat.tagOffsets[v]; i < cat.tagOffsets[v + 1]; i++) {
     const t = cat.tagIds[i];
-    p.tags.set(t, (p.tags.get(t) ?? 0) + w);
+    addWeight(p, p.tags, t, w);
     bound(p.tags, profileConfig.recentTags);
   }
 }
@@ -110,5 +126,5 @@ export function applyEvent(p: UserProfile, cat: VideoCatalog, v: number, type: n
 export function tagMass(p: UserProfile): number {
   let s = 0;
   for (const w of p.tags.values()) s += w;
-  return s;
+  return s * p.scale;
 }

@@ -45,7 +45,7 @@ export const REFRESH_MS = 10_000;
 /** Videos whose ranker part one refresh recomputes (the sweep covers the catalogue over many refreshes). */
 export const REFRESH_SLICE = 50_000;
 /** Recent uploads scanned by the fresh source. */
-export const FRESH_RING = 2000;
+export const FRESH_RING = 1000;
 /** eventIds remembered for idempotency: at least this many of the latest (see EventIdSet). */
 export const EVENT_ID_MEMORY = 2_000_000;
 /** Users without state whose served pages are remembered (see Engine.visitors). */
@@ -449,7 +449,7 @@ export class Engine implements FeedEngine {
     }
     interests.sort((a, b) => b.weight - a.weight);
     const top = (m: Map<number, number>, ids: readonly string[]) =>
-      [...m.entries()].filter(([, w]) => w > 0).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([i, w]) => ({ name: ids[i], weight: round(w) }));
+      [...m.entries()].filter(([, w]) => w > 0).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([i, w]) => ({ name: ids[i], weight: round(w * p.scale) }));
     return {
       userId,
       eventCount: s.eventCount,
