@@ -284,19 +284,25 @@ export class Engine implements FeedEngine {
     const user = withDeclaredInterests(world, stored);
     const ctx = world.ctx;
     ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
-    for (const id of exclude) {
-      const v = world.videoIds.get(id);
-      if (v >= 0) ctx.block(v);
-    }
-    for (let i = 0; i < user.served.length; i++) if (user.served[i] >= 0) ctx.block(user.served[i]);
-    const items = runPipeline(ctx, world);
-    if (items.length < k && user.servedNext >= 0) {
-      // The recently-served rule is soft: when it leaves too few, serve again rather than return fewer than k.
-      ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
+    const blockExcluded = () => {
       for (const id of exclude) {
         const v = world.videoIds.get(id);
         if (v >= 0) ctx.block(v);
       }
+    };
+    blockExcluded();
+    let servedBlocked = 0;
+    for (let i = 0; i < user.served.length; i++) {
+      if (user.served[i] >= 0) {
+        ctx.block(user.served[i]);
+        servedBlocked++;
+      }
+    }
+    const items = runPipeline(ctx, world);
+    if (items.length < k && servedBlocked > 0) {
+      // The recently-served rule is soft: when it leaves too few, serve again rather than return fewer than k.
+      ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
+      blockExcluded();
       items.splice(0, items.length, ...runPipeline(ctx, world));
     }
     if (timings) Object.assign(timings, ctx.timings);
