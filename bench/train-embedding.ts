@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { EVENT_CODE, type Dataset } from '../engine/io/dataset.js';
+import { EVENT_CODE, type Dataset, usersWithoutProfiles } from '../engine/io/dataset.js';
 import { Interner } from '../engine/io/interner.js';
 import { buildExamples, buildEngagements, poolHistory, trainTwoTower, TWO_TOWER_DEFAULTS, type BackendName } from '../engine/embedding/index.js';
 import { createRng, type Rng } from '../engine/embedding/random.js';
@@ -199,15 +199,7 @@ export function syntheticDataset(a: TrainEmbeddingBenchArgs): { ds: Dataset; vid
     creators,
     sounds,
     videos: { ids: videoIds, creator, sound, tagOffsets, tagIds: Int32Array.from(tagList), durationMs, createdAt, embeddingDim: e, embedding },
-    users: {
-      ids: userIds,
-      hasProfile: new Uint8Array(nU),
-      createdAt: new Float64Array(nU).fill(NaN),
-      interestOffsets: new Int32Array(nU + 1),
-      interestTagIds: new Int32Array(0),
-      followOffsets: new Int32Array(nU + 1),
-      followCreatorIds: new Int32Array(0),
-    },
+    users: usersWithoutProfiles(userIds),
     events,
     report: { files: [], invalidSamples: [] },
   };

@@ -52,6 +52,20 @@ export interface UserTable {
   readonly followCreatorIds: Int32Array;
 }
 
+/** A user table for users known only by id (no profile line): for datasets built in code. */
+export function usersWithoutProfiles(ids: Interner): UserTable {
+  const n = ids.size;
+  return {
+    ids,
+    hasProfile: new Uint8Array(n),
+    createdAt: new Float64Array(n).fill(NaN),
+    interestOffsets: new Int32Array(n + 1),
+    interestTagIds: new Int32Array(0),
+    followOffsets: new Int32Array(n + 1),
+    followCreatorIds: new Int32Array(0),
+  };
+}
+
 /** Events sorted by ts (stable: ties keep file order), duplicates by eventId removed. */
 export interface EventTable {
   readonly count: number;

@@ -2,7 +2,7 @@
  * Small in-memory {@link Dataset}s for the embedding tests, built directly (not through the
  * loader): a world of planted topics where every user engages only within one topic.
  */
-import { EVENT_CODE, type Dataset } from '../../engine/io/dataset.js';
+import { EVENT_CODE, type Dataset, usersWithoutProfiles } from '../../engine/io/dataset.js';
 import { Interner } from '../../engine/io/interner.js';
 import { createRng } from '../../engine/embedding/random.js';
 
@@ -67,7 +67,6 @@ export function makeDataset(videos: readonly VideoSpec[], events: readonly Event
     ev.type[k] = EVENT_CODE[e.type];
     ev.watchMs[k] = e.watchMs ?? 0;
   });
-  const nu = userIds.size;
   return {
     tags,
     creators,
@@ -83,15 +82,7 @@ export function makeDataset(videos: readonly VideoSpec[], events: readonly Event
       embeddingDim,
       embedding,
     },
-    users: {
-      ids: userIds,
-      hasProfile: new Uint8Array(nu),
-      createdAt: new Float64Array(nu).fill(NaN),
-      interestOffsets: new Int32Array(nu + 1),
-      interestTagIds: new Int32Array(0),
-      followOffsets: new Int32Array(nu + 1),
-      followCreatorIds: new Int32Array(0),
-    },
+    users: usersWithoutProfiles(userIds),
     events: ev,
     report: { files: [], invalidSamples: [] },
   };
