@@ -94,6 +94,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const split = timeSplit(ds);
   const cold = coldStartStats(ds, split);
   log(`hold-out: events ${split.cut}..${ds.events.count} (from ${new Date(split.cutTs).toISOString()})`);
+  log(
+    `hold-out positives on videos unseen in training: ${cold.onUnseenVideos} of ${cold.holdoutPositives} (${(100 * cold.share).toFixed(1)}%; ${cold.onNewUploads} on new uploads)`,
+  );
 
   // 3. Two-tower video embeddings, trained on events before the cut.
   const ttBar = lazyProgress('two-tower', mode);
