@@ -36,9 +36,12 @@ export function precomputeVideoParts(ranker: RankerWeights, stats: EngagementSta
   return parts;
 }
 
+/** Scratch for one video's features (refreshes run one at a time on the event loop). */
+const videoFeatureScratch = new Float32Array(N_VIDEO);
+
 /** Recomputes the per-video part of one video (after its statistics changed, or when it is new). */
 export function refreshVideoPart(ranker: RankerWeights, stats: EngagementStats, cat: VideoCatalog, v: number, ts: number, parts: Float32Array): void {
-  const feats = new Float32Array(N_VIDEO);
+  const feats = videoFeatureScratch;
   videoFeatures(stats, cat, v, ts, feats, 0);
   videoPart(ranker, feats, 0, parts, v * ranker.hidden);
 }

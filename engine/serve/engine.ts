@@ -43,7 +43,7 @@ export const TRENDING_SIZE = 5000;
 /** How often (wall clock) the trending list and a slice of per-video ranker parts are recomputed. */
 export const REFRESH_MS = 10_000;
 /** Videos whose ranker part one refresh recomputes (the sweep covers the catalogue over many refreshes). */
-export const REFRESH_SLICE = 50_000;
+export const REFRESH_SLICE = 10_000;
 /** Recent uploads scanned by the fresh source. */
 export const FRESH_RING = 1000;
 /** eventIds remembered for idempotency: at least this many of the latest (see EventIdSet). */

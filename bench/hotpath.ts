@@ -1,0 +1,331 @@
+/**
+ * In-process hot-path benchmark (no HTTP): the pieces of one recommend call, measured apart and
+ * together, on a generated world trained into a real bundle.
+ *
+ *   npx tsx bench/hotpath.ts [--scale small|full] [--iterations N] [--warmup N] [--seed S] [--profile]
+ *
+ * - ANN: HNSW search (k=100) per interest vector of users with history vs exact brute force on the
+ *   same queries (p50/p99 and their ratio), and HNSW recall@100 against the exact answer;
+ * - ranker: `rankCandidates` over 100 / 300 / 1000 random candidates;
+ * - the whole `engine.recommend(user, 20, [])` for users with history, with the mean of its
+ *   per-stage timings and the pipeline's overhead beyond ANN + ranker;
+ * - engine open time and process RSS after open.
+ *
+ * The world (`small`: 5,000 users × 100,000 videos × 7 days, dim 64) is generated and trained once
+ * and cached under bench/cache/<scale>/ (git-ignored); later runs reuse it. `--profile` takes a CPU
+ * profile of the recommend loop and prints the functions with the most self time.
+ *
+ * Prints a markdown table and writes bench/results/hotpath-<YYYY-MM-DD>.json.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { generate } from '../data/generator/index.js';
+import { CandidateSet } from '../engine/pipeline/candidates.js';
+import { RankScratch, rankCandidates } from '../engine/pipeline/rank.js';
+import { ExactIndex } from '../engine/retrieval/exact.js';
+import { openEngine, type Engine } from '../engine/serve/engine.js';
+import { train } from '../engine/train/pipeline.js';
+import { mulberry32 } from '../engine/util/random.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const RESULTS_DIR = join(here, 'results');
+export const today = (): string => new Date().toISOString().slice(0, 10);
+
+/** World sizes per scale; `full` is not supported yet (see the benchmarks issue). */
+export const SCALES = {
+  small: { users: 5000, videos: 100_000, days: 7, dim: 64, seed: 1 },
+} as const;
+export type Scale = keyof typeof SCALES;
+
+/** Reads `--name value` from argv. */
+export function argOf(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/**
+ * The scale named by `--scale` (default small). `full` is not supported yet: it says so and exits
+ * with status 2, writing no results file (so a small run's results of the same day are kept).
+ */
+export function scaleOf(argv: readonly string[], bench: string): Scale {
+  const s = argOf(argv, 'scale') ?? 'small';
+  if (s === 'full') {
+    console.log(`${bench}: --scale full is not supported yet (only small: ${JSON.stringify(SCALES.small)})`);
+    process.exit(2);
+  }
+  if (!(s in SCALES)) throw new Error(`--scale: unknown scale "${s}" (small|full)`);
+  return s as Scale;
+}
+
+/**
+ * The bundle of `scale`, generated and trained on first use into bench/cache/<scale>/bundle
+ * (written to a temporary directory and renamed, so an interrupted build is never reused).
+ */
+export async function ensureBundle(scale: Scale, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<{ bundleDir: string; builtSeconds: number | null }> {
+  const p = SCALES[scale];
+  const dir = join(here, 'cache', scale);
+  const bundleDir = join(dir, 'bundle');
+  if (existsSync(join(bundleDir, 'manifest.json'))) return { bundleDir, builtSeconds: null };
+  const t0 = performance.now();
+  const data = join(dir, 'data');
+  const tmp = join(dir, 'bundle.tmp');
+  rmSync(data, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  log(`building the ${scale} bundle (${p.users} users × ${p.videos} videos × ${p.days} days, dim ${p.dim}) into ${dir}; later runs reuse it`);
+  await generate({ users: p.users, videos: p.videos, days: p.days, seed: p.seed }, data);
+  await train({ data, out: tmp, seed: p.seed, dim: p.dim, twoTower: { epochs: 1, maxSeconds: 60 }, evalUsers: 300, progress: 'silent', log });
+  rmSync(bundleDir, { recursive: true, force: true });
+  renameSync(tmp, bundleDir);
+  return { bundleDir, builtSeconds: (performance.now() - t0) / 1000 };
+}
+
+/** Percentile (nearest rank) of an unsorted sample, in the sample's unit. */
+export function percentile(xs: ArrayLike<number>, q: number): number {
+  const s = Float64Array.from(xs).sort();
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+export const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const mib = (bytes: number) => round(bytes / (1 << 20));
+
+interface Dist {
+  p50: number;
+  p99: number;
+  mean: number;
+  n: number;
+}
+/** p50 / p99 / mean in µs of samples given in ms. */
+function dist(ms: ArrayLike<number>): Dist {
+  let sum = 0;
+  for (let i = 0; i < ms.length; i++) sum += ms[i];
+  return { p50: round(percentile(ms, 0.5) * 1000), p99: round(percentile(ms, 0.99) * 1000), mean: round((sum / ms.length) * 1000), n: ms.length };
+}
+
+/** Aggregated self time per function of a V8 CPU profile, heaviest first. */
+export function topSelf(profile: { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[]; startTime: number; endTime: number; samples?: number[] }, n: number) {
+  const total = profile.samples?.length ?? profile.nodes.reduce((s, x) => s + (x.hitCount ?? 0), 0);
+  const by = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const f = node.callFrame;
+    const file = f.url.replace(/^file:\/\//, '').replace(`${join(here, '..')}/`, '');
+    const key = `${f.functionName || '(anonymous)'} ${file}`.trim();
+    by.set(key, (by.get(key) ?? 0) + (node.hitCount ?? 0));
+  }
+  return [...by.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([fn, hits]) => ({ fn, selfPct: round((100 * hits) / Math.max(1, total)) }));
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const scale = scaleOf(argv, 'hotpath');
+  const iterations = Number(argOf(argv, 'iterations') ?? 2000);
+  const warmup = Number(argOf(argv, 'warmup') ?? 200);
+  const seed = Number(argOf(argv, 'seed') ?? 7);
+  const profile = argv.includes('--profile');
+  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new Error('--iterations must be a positive integer');
+  if (!Number.isSafeInteger(warmup) || warmup < 0) throw new Error('--warmup must be an integer >= 0');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const rng = mulberry32(seed);
+
+  const { bundleDir, builtSeconds } = await ensureBundle(scale);
+  gc();
+  const rssBefore = process.memoryUsage().rss;
+  const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-hotpath-'));
+  let engine: Engine | undefined;
+  try {
+    const tOpen = performance.now();
+    engine = await openEngine({ bundleDir, stateDir });
+    const openMs = performance.now() - tOpen;
+    gc();
+    const mem = process.memoryUsage();
+
+    // The engine's live world (private; read here only to reach the same index, ranker and users).
+    const world = engine['world'];
+    const cat = world.catalog;
+    const dim = cat.dim;
+    const nVideos = cat.size;
+    const withHistory = [...world.users.entries()].filter(([, s]) => s.profile.interests.count > 0 && s.eventCount > 0);
+    if (withHistory.length === 0) throw new Error('no user with history in the bundle');
+    // Shuffled users with history; queries = their interest vectors.
+    for (let i = withHistory.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [withHistory[i], withHistory[j]] = [withHistory[j], withHistory[i]];
+    }
+    let interestsTotal = 0;
+    for (const [, s] of withHistory) interestsTotal += s.profile.interests.count;
+    const queries: Float32Array[] = [];
+    for (const [, s] of withHistory) {
+      const it = s.profile.interests;
+      for (let j = 0; j < it.count && queries.length < iterations; j++) queries.push(it.vectors.slice(j * dim, (j + 1) * dim));
+      if (queries.length >= iterations) break;
+    }
+    const q = (i: number) => queries[i % queries.length];
+    const K = 100;
+
+    // ---- ANN vs exact ----------------------------------------------------------------------
+    const hnsw = world.index;
+    const exact = new ExactIndex(dim, { initialCapacity: nVideos });
+    const labels = new Int32Array(nVideos);
+    for (let i = 0; i < nVideos; i++) labels[i] = i;
+    const tExact = performance.now();
+    exact.addBatch(labels, cat.vectors.subarray(0, nVideos * dim));
+    const exactBuildMs = performance.now() - tExact;
+    const efOf = (hnsw as { efFor?: (k: number) => number }).efFor?.(K);
+    const annMs = new Float64Array(iterations);
+    const exactMs = new Float64Array(iterations);
+    const annLabels = new Int32Array(iterations * K).fill(-1);
+    const exactLabels = new Int32Array(iterations * K).fill(-1);
+    for (let i = 0; i < warmup; i++) hnsw.search(q(i), K);
+    for (let i = 0; i < iterations; i++) {
+      const t = performance.now();
+      const r = hnsw.search(q(i), K);
+      annMs[i] = performance.now() - t;
+      annLabels.set(r.labels.subarray(0, r.count), i * K);
+    }
+    for (let i = 0; i < Math.min(warmup, 50); i++) exact.search(q(i), K);
+    for (let i = 0; i < iterations; i++) {
+      const t = performance.now();
+      const r = exact.search(q(i), K);
+      exactMs[i] = performance.now() - t;
+      exactLabels.set(r.labels.subarray(0, r.count), i * K);
+    }
+    let hits = 0;
+    let wanted = 0;
+    for (let i = 0; i < iterations; i++) {
+      const truth = new Set<number>();
+      for (let j = 0; j < K; j++) if (exactLabels[i * K + j] >= 0) truth.add(exactLabels[i * K + j]);
+      wanted += truth.size;
+      for (let j = 0; j < K; j++) if (truth.has(annLabels[i * K + j])) hits++;
+    }
+    const ann = dist(annMs);
+    const brute = dist(exactMs);
+    const recall = round(hits / wanted, 4);
+
+    // ---- ranker ----------------------------------------------------------------------------
+    const rankerRows: Record<string, Dist> = {};
+    const ts = world.latestTs;
+    for (const n of [100, 300, 1000]) {
+      const set = new CandidateSet(n, nVideos);
+      const scratch = new RankScratch(world.ranker.hidden, n);
+      const times = new Float64Array(iterations);
+      for (let i = -warmup; i < iterations; i++) {
+        set.reset(nVideos);
+        while (set.count < n) set.add(Math.floor(rng() * nVideos), 1, 0, -1);
+        const profileOf = withHistory[(i + warmup) % withHistory.length][1].profile;
+        const t = performance.now();
+        rankCandidates(world.ranker, cat, world.videoParts, profileOf, ts, set, scratch);
+        if (i >= 0) times[i] = performance.now() - t;
+      }
+      rankerRows[String(n)] = dist(times);
+    }
+
+    // ---- whole recommend -------------------------------------------------------------------
+    const recMs = new Float64Array(iterations);
+    const stageSum: Record<string, number> = {};
+    const timings: Record<string, number> = {};
+    for (let i = 0; i < warmup; i++) await engine.recommend(withHistory[i % withHistory.length][0], 20, []);
+    const session = profile ? new Session() : undefined;
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    }
+    for (let i = 0; i < iterations; i++) {
+      const userId = withHistory[(i + warmup) % withHistory.length][0];
+      for (const key of Object.keys(timings)) delete timings[key];
+      const t = performance.now();
+      await engine.recommend(userId, 20, [], timings);
+      recMs[i] = performance.now() - t;
+      for (const [key, v] of Object.entries(timings)) stageSum[key] = (stageSum[key] ?? 0) + v;
+    }
+    let hot: { fn: string; selfPct: number }[] | undefined;
+    let profileFile: string | undefined;
+    if (session) {
+      const { profile: prof } = await session.post('Profiler.stop');
+      session.disconnect();
+      hot = topSelf(prof as Parameters<typeof topSelf>[0], 15);
+      mkdirSync(join(here, 'cache'), { recursive: true });
+      profileFile = join(here, 'cache', `hotpath-recommend-${today()}.cpuprofile`);
+      writeFileSync(profileFile, JSON.stringify(prof));
+    }
+    const rec = dist(recMs);
+    const stages: Record<string, number> = {};
+    for (const [key, v] of Object.entries(stageSum)) stages[key] = round((v / iterations) * 1000);
+    const stageTotal = Object.values(stages).reduce((a, b) => a + b, 0);
+    const annStage = stages['source:interest_ann'] ?? 0;
+    const scorerStage = stages.scorer ?? 0;
+    const overheadRatio = round((rec.mean - annStage - scorerStage) / (annStage + scorerStage), 2);
+    const meanInterests = round(interestsTotal / withHistory.length, 2);
+
+    const result = {
+      benchmark: 'hotpath',
+      date: new Date().toISOString(),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      cpus: os.availableParallelism(),
+      loadAverage1m: round(os.loadavg()[0], 2),
+      scale,
+      world: { ...SCALES[scale], catalogue: nVideos, usersWithHistory: withHistory.length, meanInterestsPerUser: meanInterests, bundleBuiltSeconds: builtSeconds === null ? null : round(builtSeconds) },
+      iterations,
+      warmup,
+      engine: { openMs: Math.round(openMs), rssAfterOpenMiB: mib(mem.rss), rssOverBaselineMiB: mib(mem.rss - rssBefore), heapUsedMiB: mib(mem.heapUsed), arrayBuffersMiB: mib(mem.arrayBuffers) },
+      ann: { k: K, kind: hnsw.kind, ef: efOf ?? null, queries: queries.length, hnswUs: ann, exactUs: brute, exactOverHnswP50: round(brute.p50 / ann.p50, 1), exactOverHnswP99: round(brute.p99 / ann.p99, 1), recallAt100: recall, exactBuildMs: Math.round(exactBuildMs) },
+      rankerUs: rankerRows,
+      recommend: {
+        k: 20,
+        us: rec,
+        stagesMeanUs: stages,
+        stagesSumUs: round(stageTotal),
+        outsideStagesUs: round(rec.mean - stageTotal),
+        overheadBeyondAnnAndRanker: { us: round(rec.mean - annStage - scorerStage), ratio: overheadRatio },
+      },
+      profile: hot ? { recommendTopSelf: hot, file: profileFile } : undefined,
+    };
+
+    const us = (d: Dist) => `${d.p50} / ${d.p99} µs (mean ${d.mean}, n=${d.n})`;
+    const rows: [string, string][] = [
+      ['world', `${nVideos.toLocaleString('en-US')} videos, ${withHistory.length} users with history (${meanInterests} interests each on average), dim ${dim}${builtSeconds === null ? ' (cached bundle)' : `, bundle built in ${round(builtSeconds)} s`}`],
+      ['engine open', `${Math.round(openMs)} ms; RSS after open ${mib(mem.rss)} MiB (+${mib(mem.rss - rssBefore)} over the pre-open process), heap ${mib(mem.heapUsed)} MiB`],
+      [`ANN ${hnsw.kind} k=${K}${efOf ? `, ef ${efOf}` : ''} p50 / p99`, us(ann)],
+      [`exact brute force k=${K} p50 / p99`, us(brute)],
+      ['exact / ANN', `${result.ann.exactOverHnswP50}x at p50, ${result.ann.exactOverHnswP99}x at p99`],
+      ['ANN recall@100 vs exact', `${recall} over ${iterations} queries (${queries.length} distinct interest vectors)`],
+      ...Object.entries(rankerRows).map(([n, d]): [string, string] => [`rankCandidates, ${n} candidates p50 / p99`, `${us(d)}; ${round((d.p50 / Number(n)) * 1000)} ns per candidate at p50`]),
+      ['engine.recommend(user, 20, []) p50 / p99', us(rec)],
+      ...Object.entries(stages).map(([key, v]): [string, string] => [`  stage ${key} (mean)`, `${v} µs (${round((100 * v) / rec.mean)}%)`]),
+      ['  outside the timed stages (mean)', `${round(rec.mean - stageTotal)} µs`],
+      ['pipeline overhead beyond ANN + ranker', `${round(rec.mean - annStage - scorerStage)} µs = ${overheadRatio}x the ANN (${annStage} µs) + scorer (${scorerStage} µs) stages`],
+    ];
+    console.log(`\n| hot path (${scale}) | value |\n|---|---|\n${rows.map(([a, b]) => `| ${a} | ${b} |`).join('\n')}`);
+    if (hot) {
+      console.log(`\nCPU profile of the recommend loop (${profileFile}), top self time:\n| function | self % |\n|---|---|`);
+      for (const h of hot) console.log(`| ${h.fn} | ${h.selfPct} |`);
+    }
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = join(RESULTS_DIR, `hotpath-${today()}.json`);
+    writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+    console.log(`\nwrote ${file}`);
+  } finally {
+    await engine?.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

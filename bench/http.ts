@@ -1,0 +1,318 @@
+/**
+ * HTTP benchmark: the real app (`createApp` around a real engine, as server/main.ts builds it) over
+ * the cached bundle of bench/hotpath.ts, against a bare express JSON endpoint as the reference,
+ * driven with autocannon over loopback.
+ *
+ *   npx tsx bench/http.ts [--scale small|full] [--connections 10] [--duration 10] [--warmup 3] [--profile]
+ *
+ * The servers run in a child process (one process: the app on one port, the bare endpoint on
+ * another), autocannon in this one, so the load generator does not share the server's event loop.
+ * Each scenario: a warm-up run (discarded), then the measured run with fixed settings:
+ * - bare: `GET /bare` on plain express (`res.json`), the reference;
+ * - recommend: `GET /recommend?userId=<random user with history>&k=20`;
+ * - cold start: `GET /recommend?userId=<new id every request>&k=20`;
+ * - events: `POST /events`, batches of 10 with unique eventIds;
+ * - mix: 90 % recommend (users with history) / 10 % event batches.
+ * The app's load shedding is set out of the way (maxInFlight 1,000,000, maxEventLoopLagMs 60,000)
+ * so that 503s do not distort the measurement; logging is silent. The server's event-loop delay
+ * (max, p99) is sampled per run; `--profile` also takes a CPU profile of the server during each
+ * measured app run and prints the functions with the most self time.
+ *
+ * Prints a markdown table and writes bench/results/http-<YYYY-MM-DD>.json.
+ */
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { pino } from 'pino';
+import { openEngine } from '../engine/serve/engine.js';
+import { mulberry32 } from '../engine/util/random.js';
+import { createApp } from '../server/app.js';
+import { makeConfig } from '../server/config.js';
+import { ServerMetrics } from '../server/metrics.js';
+import { argOf, ensureBundle, RESULTS_DIR, round, SCALES, scaleOf, today, topSelf } from './hotpath.js';
+
+/** Shedding limits for the measurement: high enough never to trigger. */
+const SHED = { maxInFlight: 1_000_000, maxEventLoopLagMs: 60_000 } as const;
+
+/** What the server process reports once it listens. */
+interface Ready {
+  appUrl: string;
+  bareUrl: string;
+  openMs: number;
+  rssMiB: number;
+  users: string[];
+  videos: string[];
+  latestTs: number;
+}
+
+/** Server process: the app and the bare endpoint; stops when its stdin closes. */
+async function serve(bundleDir: string): Promise<void> {
+  const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-http-'));
+  const t0 = performance.now();
+  const engine = await openEngine({ bundleDir, stateDir });
+  const openMs = performance.now() - t0;
+  const metrics = new ServerMetrics();
+  const app = createApp({ engine: () => engine, logger: pino({ level: 'silent' }), metrics, config: makeConfig({ ...SHED, logLevel: 'silent' }) });
+  const listen = async (s: Server) => {
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  };
+  const server = createServer(app);
+  const appUrl = await listen(server);
+  const bare = express();
+  bare.get('/bare', (_req, res) => {
+    res.json({ ok: true });
+  });
+  // Server-side CPU, memory and event-loop delay since the last read, read by the driver between runs.
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  bare.get('/stats', (_req, res) => {
+    res.json({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss, lagMaxMs: lag.max / 1e6, lagP99Ms: lag.percentile(99) / 1e6 });
+    lag.reset();
+  });
+  // CPU profile of this process between start and stop (driver's --profile).
+  const session = new Session();
+  session.connect();
+  bare.post('/profile/start', async (_req, res) => {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 500 });
+    await session.post('Profiler.start');
+    res.json({ ok: true });
+  });
+  bare.post('/profile/stop', async (_req, res) => {
+    const { profile } = await session.post('Profiler.stop');
+    res.json(profile);
+  });
+  const bareServer = createServer(bare);
+  const bareUrl = await listen(bareServer);
+
+  const world = engine['world'];
+  const users = [...world.users.entries()].filter(([, s]) => s.eventCount > 0 && s.profile.interests.count > 0).map(([id]) => id);
+  const ready: Ready = {
+    appUrl,
+    bareUrl,
+    openMs: Math.round(openMs),
+    rssMiB: round(process.memoryUsage().rss / (1 << 20)),
+    users,
+    videos: world.videoIds.ids.slice(0, world.catalog.size),
+    latestTs: world.latestTs,
+  };
+  process.stdout.write(JSON.stringify(ready) + '\n');
+
+  process.stdin.resume();
+  await once(process.stdin, 'end');
+  app.close();
+  metrics.close();
+  server.closeAllConnections();
+  bareServer.closeAllConnections();
+  await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => bareServer.close(r))]);
+  await engine.close();
+  await rm(stateDir, { recursive: true, force: true });
+}
+
+/** Per route: [sum of seconds, count] of the app's request-duration histogram (Prometheus text). */
+async function routeDurations(appUrl: string): Promise<Map<string, [number, number]>> {
+  const text = await (await fetch(`${appUrl}/metrics`)).text();
+  const out = new Map<string, [number, number]>();
+  const re = /^feedrank_http_request_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm;
+  for (const m of text.matchAll(re)) {
+    const route = /route="([^"]*)"/.exec(m[2])?.[1] ?? '?';
+    const method = /method="([^"]*)"/.exec(m[2])?.[1] ?? '?';
+    const key = `${method} ${route}`;
+    const cur = out.get(key) ?? [0, 0];
+    cur[m[1] === 'sum' ? 0 : 1] += Number(m[3]);
+    out.set(key, cur);
+  }
+  return out;
+}
+
+interface Row {
+  name: string;
+  reqPerSec: number;
+  latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
+  requests: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  bytesPerReq: number;
+  serverCpuUsPerReq: number;
+  eventLoopDelayMs: { max: number; p99: number };
+  /** Mean time inside the app per route (from its own request histogram), ms. */
+  serverMsByRoute: Record<string, number>;
+  ratioToBare: number;
+  profileTopSelf?: { fn: string; selfPct: number }[];
+}
+
+async function drive(argv: string[]): Promise<void> {
+  const scale = scaleOf(argv, 'http');
+  const connections = Number(argOf(argv, 'connections') ?? 10);
+  const duration = Number(argOf(argv, 'duration') ?? 10);
+  const warmup = Number(argOf(argv, 'warmup') ?? 3);
+  const profile = argv.includes('--profile');
+  for (const [n, v] of [['connections', connections], ['duration', duration], ['warmup', warmup]] as const) {
+    if (!Number.isFinite(v) || v <= 0 || v > 60) throw new Error(`--${n} must be in (0, 60]`);
+  }
+  const { bundleDir, builtSeconds } = await ensureBundle(scale);
+
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--serve', bundleDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  try {
+    const lines = createInterface({ input: child.stdout });
+    const first = await Promise.race([
+      once(lines, 'line').then(([l]) => l as string),
+      exited.then(() => {
+        throw new Error('server process exited before listening');
+      }),
+    ]);
+    const ready = JSON.parse(first) as Ready;
+    if (ready.users.length === 0) throw new Error('no user with history');
+    const rng = mulberry32(11);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
+    const tag = `${process.pid}-${Date.now()}`;
+    let eventSeq = 0;
+    let coldSeq = 0;
+    let ts = ready.latestTs;
+    const eventsBody = (): string => {
+      const events = [];
+      for (let j = 0; j < 10; j++) {
+        const n = eventSeq++;
+        ts += 1;
+        const like = n % 10 === 9;
+        events.push({ eventId: `bench-${tag}-${n}`, userId: pick(ready.users), videoId: pick(ready.videos), ts, type: like ? 'like' : 'view', ...(like ? {} : { watchMs: 1000 + (n % 30_000) }) });
+      }
+      return JSON.stringify({ events });
+    };
+    type Req = autocannon.Request;
+    const recommendReq: Req = { method: 'GET', setupRequest: (r: Req) => ({ ...r, path: `/recommend?userId=${encodeURIComponent(pick(ready.users))}&k=20` }) };
+    const coldReq: Req = { method: 'GET', setupRequest: (r: Req) => ({ ...r, path: `/recommend?userId=cold-${tag}-${coldSeq++}&k=20` }) };
+    const eventsReq: Req = {
+      method: 'POST',
+      path: '/events',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (r: Req) => ({ ...r, body: eventsBody() }),
+    };
+    const scenarios: { name: string; url: string; requests: Req[] }[] = [
+      { name: 'bare express GET /bare', url: ready.bareUrl, requests: [{ method: 'GET', path: '/bare' }] },
+      { name: 'GET /recommend?k=20 (users with history)', url: ready.appUrl, requests: [recommendReq] },
+      { name: 'GET /recommend?k=20 (cold-start users)', url: ready.appUrl, requests: [coldReq] },
+      { name: 'POST /events (10 per batch)', url: ready.appUrl, requests: [eventsReq] },
+      { name: 'mix 90% recommend / 10% events', url: ready.appUrl, requests: [...Array.from({ length: 9 }, () => recommendReq), eventsReq] },
+    ];
+
+    const stats = async () =>
+      (await (await fetch(`${ready.bareUrl}/stats`)).json()) as { cpu: { user: number; system: number }; rss: number; lagMaxMs: number; lagP99Ms: number };
+    const rows: Row[] = [];
+    for (const s of scenarios) {
+      // Sanity: one request of the scenario must succeed before it is measured.
+      const probe = s.requests[s.requests.length - 1];
+      const p = probe.setupRequest && typeof probe.setupRequest === 'function' ? probe.setupRequest({ ...probe }, {}) : probe;
+      const res = await fetch(`${s.url}${p.path ?? '/'}`, { method: p.method ?? 'GET', headers: p.headers as Record<string, string> | undefined, body: p.body as string | undefined });
+      if (!res.ok) throw new Error(`${s.name}: probe answered ${res.status}: ${await res.text()}`);
+      await autocannon({ url: s.url, connections, duration: warmup, requests: s.requests });
+      const profiled = profile && s.url === ready.appUrl;
+      if (profiled) await fetch(`${ready.bareUrl}/profile/start`, { method: 'POST' });
+      const routesBefore = await routeDurations(ready.appUrl);
+      const before = await stats();
+      const r = await autocannon({ url: s.url, connections, duration, requests: s.requests });
+      const after = await stats();
+      const serverMsByRoute: Record<string, number> = {};
+      if (s.url === ready.appUrl) {
+        for (const [key, [sum, count]] of await routeDurations(ready.appUrl)) {
+          const [sum0, count0] = routesBefore.get(key) ?? [0, 0];
+          if (count - count0 > 0 && !key.endsWith('/metrics')) serverMsByRoute[key] = round(((sum - sum0) / (count - count0)) * 1000, 2);
+        }
+      }
+      let hot: Row['profileTopSelf'];
+      if (profiled) {
+        const prof = (await (await fetch(`${ready.bareUrl}/profile/stop`, { method: 'POST' })).json()) as Parameters<typeof topSelf>[0];
+        hot = topSelf(prof, 12);
+        mkdirSync(join(RESULTS_DIR, '..', 'cache'), { recursive: true });
+        writeFileSync(join(RESULTS_DIR, '..', 'cache', `http-${rows.length}-${today()}.cpuprofile`), JSON.stringify(prof));
+      }
+      const cpuUs = after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system;
+      const done = r.requests.total;
+      const rps = done / r.duration;
+      rows.push({
+        name: s.name,
+        reqPerSec: round(rps),
+        latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, mean: round(r.latency.mean, 2), max: r.latency.max },
+        requests: done,
+        errors: r.errors,
+        timeouts: r.timeouts,
+        non2xx: r.non2xx,
+        bytesPerReq: Math.round(r.throughput.total / Math.max(1, done)),
+        serverCpuUsPerReq: round(cpuUs / Math.max(1, done)),
+        eventLoopDelayMs: { max: round(after.lagMaxMs), p99: round(after.lagP99Ms) },
+        serverMsByRoute,
+        ratioToBare: rows.length === 0 ? 1 : round(rps / rows[0].reqPerSec, 3),
+        profileTopSelf: hot,
+      });
+      process.stderr.write(`${s.name}: ${round(rps)} req/s\n`);
+    }
+    const final = await stats();
+
+    const result = {
+      benchmark: 'http',
+      date: new Date().toISOString(),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      cpus: os.availableParallelism(),
+      loadAverage1m: round(os.loadavg()[0], 2),
+      scale,
+      world: { ...SCALES[scale], usersWithHistory: ready.users.length, bundleBuiltSeconds: builtSeconds === null ? null : round(builtSeconds) },
+      settings: { connections, durationSeconds: duration, warmupSeconds: warmup, pipelining: 1, shedding: SHED, logging: 'silent', eventsPerBatch: 10, serversIn: 'one child process (app and bare endpoint); autocannon in the parent' },
+      server: { engineOpenMs: ready.openMs, rssAfterOpenMiB: ready.rssMiB, rssAtEndMiB: round(final.rss / (1 << 20)), eventsPosted: eventSeq },
+      scenarios: rows,
+    };
+    const lat = (r: Row) => `${r.latencyMs.p50} / ${r.latencyMs.p90} / ${r.latencyMs.p99}`;
+    console.log(
+      `\nload shedding disabled for the measurement (maxInFlight ${SHED.maxInFlight}, maxEventLoopLagMs ${SHED.maxEventLoopLagMs}); ` +
+        `${connections} connections, ${duration} s after a ${warmup} s warm-up; engine opened in ${ready.openMs} ms, server RSS ${ready.rssMiB} → ${result.server.rssAtEndMiB} MiB\n`,
+    );
+    console.log('| scenario | req/s | latency p50 / p90 / p99 (ms) | errors / timeouts / non-2xx | server CPU µs/req | loop delay max / p99 (ms) | bytes/resp | vs bare |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      console.log(
+        `| ${r.name} | ${r.reqPerSec} | ${lat(r)} | ${r.errors} / ${r.timeouts} / ${r.non2xx} | ${r.serverCpuUsPerReq} | ${r.eventLoopDelayMs.max} / ${r.eventLoopDelayMs.p99} | ${r.bytesPerReq} | ${r.ratioToBare}x |`,
+      );
+    }
+    console.log('\nmean time inside the app per route (its request histogram: from the first handler to the response, queueing before it excluded):');
+    for (const r of rows) {
+      const parts = Object.entries(r.serverMsByRoute).map(([k, v]) => `${k} ${v} ms`);
+      if (parts.length > 0) console.log(`- ${r.name}: ${parts.join(', ')}`);
+    }
+    for (const r of rows) {
+      if (!r.profileTopSelf) continue;
+      console.log(`\nserver CPU profile, ${r.name}, top self time:\n| function | self % |\n|---|---|`);
+      for (const h of r.profileTopSelf) console.log(`| ${h.fn} | ${h.selfPct} |`);
+    }
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const file = join(RESULTS_DIR, `http-${today()}.json`);
+    writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+    console.log(`\nwrote ${file}`);
+  } finally {
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const argv = process.argv.slice(2);
+const serveDir = argOf(argv, 'serve');
+(serveDir ? serve(serveDir) : drive(argv)).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
