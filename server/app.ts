@@ -304,7 +304,9 @@ export function createApp(deps: AppDeps): FeedApp {
 
   const userInfo = engineRoute('/users/:id', (req) => {
     const id = parseId(req.params?.id, 'user id');
-    return requireEngine().userInfo(id);
+    const engine = requireEngine();
+    const pending = engine.syncUser?.(id);
+    return pending ? pending.then(() => engine.userInfo(id)) : engine.userInfo(id);
   });
 
   // ---- operations (never shed) ---------------------------------------------------------------

@@ -51,13 +51,6 @@ export async function main(): Promise<void> {
     process.exit(1);
   }
   const logger: Logger = pino({ level: config.logLevel, base: { service: 'feedrank', pid: process.pid } });
-  if (config.store !== 'memory') {
-    logger.fatal(
-      { store: config.store.replace(/\/\/[^@/]*@/, '//***@') },
-      'FEEDRANK_STORE: this build serves from the embedded store only; unset it or set it to "memory"',
-    );
-    process.exit(1);
-  }
 
   const metrics = new ServerMetrics();
   let engine: OpenedEngine | undefined;
@@ -153,7 +146,7 @@ export async function main(): Promise<void> {
     await ensureDemoBundle(config.artifactsDir, logger, abort.signal);
     if (shuttingDown) return;
     const t0 = performance.now();
-    const opened = await openEngine({ bundleDir: resolve(config.artifactsDir), stateDir: resolve(config.stateDir), logger });
+    const opened = await openEngine({ bundleDir: resolve(config.artifactsDir), stateDir: resolve(config.stateDir), store: config.store, logger });
     if (shuttingDown) {
       await opened.close();
       return;

@@ -24,6 +24,8 @@ export interface UserState {
   /** Declared sign-up interests (dense tag indices). */
   declared: number[];
   eventCount: number;
+  /** The user-state store version this state reflects (shared stores; see engine/store/user-state-store.ts). */
+  version: number;
 }
 
 export function createUserState(dim: number): UserState {
@@ -35,6 +37,7 @@ export function createUserState(dim: number): UserState {
     servedNext: 0,
     declared: [],
     eventCount: 0,
+    version: 0,
   };
 }
 

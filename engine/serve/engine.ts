@@ -1,13 +1,21 @@
 /**
- * The online engine (embedded store): loads an artifact bundle, rebuilds every user's state from
- * the events (the bundle's, then the durable log's), and serves the pipeline. Accepted events are
- * made durable (group-committed, fsynced log) before they are acknowledged and applied; posted
- * videos and user profiles go to small fsynced journals beside the log.
+ * The online engine: loads an artifact bundle, rebuilds every user's state from the events (the
+ * bundle's, then the user-state store's), and serves the pipeline. Accepted events are made
+ * durable in the store before they are acknowledged and applied.
+ *
+ * Stores (engine/store/user-state-store.ts): the embedded one (`FEEDRANK_STORE=memory`: the
+ * group-committed, fsynced event log and journals of the state directory) — this process's state
+ * is then authoritative and nothing is read back per request; or Redis, shared by replicas. With
+ * a shared store each replica keeps the users' derived state (interest vectors, viewed set, …) as
+ * a cache holding the store version it reflects: `/recommend` asks the store for the user's
+ * version (one round trip) and catches up when another replica wrote since (read-your-writes
+ * across replicas). The bundle's history is every replica's base; the store holds what happened
+ * since. Posted videos and other replicas' events (for engagement statistics) arrive by streams.
+ * If the store is unreachable, reads serve the cached state and writes answer 503.
  *
  * Reloading a bundle (a new embedding space) rebuilds the world from the stored events — interest
  * vectors are never carried over — while ingestion waits, then swaps it in whole.
  */
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { readBundle, type LoadedBundle } from '../bundle/bundle.js';
@@ -24,11 +32,13 @@ import { TopK } from '../vector/topk.js';
 import { precomputeVideoParts, refreshVideoPart } from '../pipeline/rank.js';
 import { runPipeline } from '../pipeline/run.js';
 import { loadIndex } from '../retrieval/load.js';
-import { userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
-import { EventLog } from '../store/eventlog.js';
+import type { EventRecord, UserRecord, VideoRecord } from '../schema/records.js';
+import { notInterestedConfig } from '../config.js';
+import { EmbeddedUserStore } from '../store/embedded-user-store.js';
+import { RedisUserStore } from '../store/redis-user-store.js';
+import { StoreUnavailableError, type StoreEntry, type UserRead, type UserStateStore } from '../store/user-state-store.js';
 import { LiveCatalog } from './catalog.js';
 import { EventIdSet } from './event-ids.js';
-import { Journal } from './journal.js';
 import {
   EngineError,
   type FeedEngine,
@@ -50,12 +60,19 @@ export const FRESH_RING = 1000;
 export const EVENT_ID_MEMORY = 2_000_000;
 /** Users without state whose served pages are remembered (see Engine.visitors). */
 export const VISITOR_MEMORY = 100_000;
+/** Shared store: users outside the bundle whose derived state a replica caches (rebuilt from the store when evicted). */
+export const SHARED_USER_CACHE = 200_000;
 /** Candidate capacity of one request. */
 const REQUEST_CAPACITY = 1024;
 
 export interface OpenEngineOptions {
   readonly bundleDir: string;
+  /** The embedded store's directory (unused with a shared store). */
   readonly stateDir: string;
+  /** `memory` (default: the embedded store in stateDir) or a `redis://` / `rediss://` URL. */
+  readonly store?: string;
+  /** Key prefix in Redis (default `fr`). */
+  readonly storePrefix?: string;
   readonly logger?: Logger;
 }
 
@@ -76,6 +93,8 @@ interface World extends ServingWorld {
   partsCursor: number;
   /** Reused per-request buffers (requests run one at a time on the event loop). */
   readonly ctx: RequestContext;
+  /** Shared store: the bundle's events of each bundle user (CSR over ds.users), to rebuild a user from. */
+  readonly userEvents: { readonly offsets: Int32Array; readonly list: Int32Array } | null;
 }
 
 /** The two-tower temperature the bundle was trained with (the retrieval logit divides by it). */
@@ -114,37 +133,56 @@ export class Engine implements FeedEngine {
    * are remembered here, bounded, so that any id asking for a feed cannot grow the user map.
    */
   private readonly visitors = new LRUCache<string, UserState>({ max: VISITOR_MEMORY });
+  /** Shared store: derived state of users outside the bundle (the bundle's users stay in world.users). */
+  private readonly remote = new LRUCache<string, UserState>({ max: SHARED_USER_CACHE });
+  /** Shared store: catch-ups in flight, one per user. */
+  private readonly syncing = new Map<string, Promise<void>>();
+  private readonly shared: boolean;
   private closed = false;
   /** The slow sweep (trending list, ranker parts' time decay), off the request path; started once a world exists. */
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly log: EventLog,
-    private readonly videosJournal: Journal<VideoRecord>,
-    private readonly usersJournal: Journal<UserRecord>,
+    private readonly store: UserStateStore,
     private readonly logger: Logger | undefined,
-  ) {}
+  ) {
+    this.shared = store.shared;
+  }
 
   get modelVersion(): string {
     return this.world.modelVersion;
   }
 
-  /** Opens the engine: bundle, durable state, replay. */
+  /** Opens the engine: bundle, user-state store, replay. */
   static async open(opts: OpenEngineOptions): Promise<Engine> {
     const bundle = await readBundle(opts.bundleDir);
-    const log = await EventLog.open(join(opts.stateDir, 'events'), { logger: opts.logger });
-    const opened: Array<{ close(): Promise<void> }> = [log];
+    const ds = bundle.dataset;
+    const url = opts.store ?? 'memory';
+    const store: UserStateStore =
+      url === 'memory'
+        ? await EmbeddedUserStore.open(
+            opts.stateDir,
+            (id) => {
+              const v = ds.videos.ids.get(id);
+              return v < 0 ? undefined : ds.creators.ids[ds.videos.creator[v]];
+            },
+            { logger: opts.logger },
+          )
+        : await RedisUserStore.open(url, { logger: opts.logger, prefix: opts.storePrefix });
     try {
-      const videos = await Journal.open(join(opts.stateDir, 'videos.jsonl'), videoSchema);
-      opened.push(videos.journal);
-      const users = await Journal.open(join(opts.stateDir, 'users.jsonl'), userSchema);
-      opened.push(users.journal);
-      const engine = new Engine(log, videos.journal, users.journal, opts.logger);
-      engine.install(await engine.buildWorld(bundle, videos.records, users.records));
+      const engine = new Engine(store, opts.logger);
+      engine.install(await engine.buildWorld(bundle, await store.postedVideos(), await store.postedProfiles()));
       engine.timer = setInterval(() => refresh(engine.world), REFRESH_MS).unref();
+      store.watch({
+        videos: (records) => {
+          const world = engine.world;
+          for (const r of records) if (!world.videoIds.has(r.id)) engine.addVideoToWorld(world, r);
+        },
+        events: (events) => engine.applyStats(events),
+      });
       return engine;
     } catch (err) {
-      for (const o of opened) await o.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw err;
     }
   }
@@ -153,17 +191,9 @@ export class Engine implements FeedEngine {
   async reload(bundleDir: string): Promise<{ modelVersion: string }> {
     const bundle = await readBundle(bundleDir);
     return this.writes.run(async () => {
-      const videos = await Journal.open(this.journalPath('videos'), videoSchema);
-      const users = await Journal.open(this.journalPath('users'), userSchema);
-      await videos.journal.close();
-      await users.journal.close();
-      this.install(await this.buildWorld(bundle, videos.records, users.records));
+      this.install(await this.buildWorld(bundle, await this.store.postedVideos(), await this.store.postedProfiles()));
       return { modelVersion: this.world.modelVersion };
     });
-  }
-
-  private journalPath(kind: 'videos' | 'users'): string {
-    return join(this.log.dir, '..', `${kind}.jsonl`);
   }
 
   /** Swaps a fully built world in (with its eventId memory); visitors' served pages start afresh. */
@@ -171,6 +201,7 @@ export class Engine implements FeedEngine {
     this.world = built.world;
     this.eventIds = built.eventIds;
     this.visitors.clear();
+    this.remote.clear();
   }
 
   private async buildWorld(
@@ -214,6 +245,7 @@ export class Engine implements FeedEngine {
       refreshedAt: 0,
       partsCursor: 0,
       ctx: new RequestContext(REQUEST_CAPACITY, catalog.size, bundle.ranker.hidden),
+      userEvents: this.shared ? eventsByUser(ds.users.ids.size, ds.events.user, ds.events.count) : null,
       tagVector: (tag) => tagVectorOf(world, tag),
       now: () => world.latestTs,
     };
@@ -232,23 +264,25 @@ export class Engine implements FeedEngine {
       const userId = u.ids.ids[e.user[i]];
       applyToWorld(world, this.userOf(world, userId), e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
     }
-    // Posted since: videos, profiles, then the event log.
+    // Posted since: videos, profiles, then the store's events (a shared store's recent global
+    // feed feeds the statistics only: users catch up from the store when they are served).
     for (const v of postedVideos) if (!world.videoIds.has(v.id)) this.addVideoToWorld(world, v);
-    for (const rec of postedUsers) this.applyUserRecord(world, rec);
+    for (const rec of postedUsers) this.applyUserRecord(world, this.userOf(world, rec.id), rec);
+    // The bundle's eventIds (posted ones are the store's to deduplicate).
     const eventIds = new EventIdSet(EVENT_ID_MEMORY);
     if (e.eventIdHi && e.eventIdLo) {
       for (let i = 0; i < e.count; i++) if (e.eventIdHi[i] !== 0) eventIds.addHash(e.eventIdHi[i], e.eventIdLo[i]);
     }
     let skipped = 0;
-    await this.log.replay((events) => {
+    await this.store.replayEvents((events) => {
       for (const ev of events) {
         const v = world.videoIds.get(ev.videoId);
         if (v < 0) {
           skipped++;
           continue;
         }
-        if (ev.eventId) eventIds.add(ev.eventId);
-        applyToWorld(world, this.userOf(world, ev.userId), v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+        if (this.shared) applyStats(world, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+        else applyToWorld(world, this.userOf(world, ev.userId), v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
       }
     });
     if (skipped > 0) this.logger?.warn({ skipped }, 'events in the log name videos this bundle does not have; skipped');
@@ -263,20 +297,150 @@ export class Engine implements FeedEngine {
     return { world, eventIds };
   }
 
+  /** The user's state if there is one (with a shared store: the bundle's users, then the cache of the others). */
+  private stateOf(world: World, userId: string): UserState | undefined {
+    return world.users.get(userId) ?? (this.shared ? this.remote.get(userId) : undefined);
+  }
+
   /** The user's state, created on first write (a visitor's served pages carry over). */
   private userOf(world: World, userId: string): UserState {
-    let s = world.users.get(userId);
+    let s = this.stateOf(world, userId);
     if (!s) {
       s = this.visitors.get(userId) ?? createUserState(world.catalog.dim);
       this.visitors.delete(userId);
-      world.users.set(userId, s);
+      this.keep(world, userId, s);
     }
     return s;
   }
 
-  async recommend(userId: string, k: number, exclude: readonly string[], timings?: StageTimings): Promise<RecommendResponse> {
+  private keep(world: World, userId: string, s: UserState): void {
+    if (!this.shared || world.userIds.get(userId) >= 0) world.users.set(userId, s);
+    else this.remote.set(userId, s);
+  }
+
+  /**
+   * Shared store: brings the user's cached state up to the store's version (one round trip when
+   * it is current). If the store is unreachable the cached state serves as it is.
+   */
+  private sync(userId: string): Promise<void> {
+    let p = this.syncing.get(userId);
+    if (!p) {
+      p = this.catchUp(userId).finally(() => this.syncing.delete(userId));
+      this.syncing.set(userId, p);
+    }
+    return p;
+  }
+
+  private async catchUp(userId: string): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const since = this.stateOf(this.world, userId)?.version ?? 0;
+      let read: UserRead;
+      try {
+        read = await this.store.read(userId, since);
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) return;
+        throw err;
+      }
+      if (read.version === since && !read.rebuild) return;
+      await this.learnVideos(read.entries.map((en) => (en.kind === 'event' ? en.event.videoId : '')).filter((id) => id !== ''));
+      const world = this.world;
+      const current = this.stateOf(world, userId);
+      if (read.rebuild) {
+        this.rebuildUser(world, userId, read, current);
+        return;
+      }
+      // A write of this replica (or a reload) moved the state meanwhile: ask again from there.
+      if ((current?.version ?? 0) !== since) continue;
+      const s = current ?? this.userOf(world, userId);
+      for (let i = 0; i < read.entries.length; i++) this.applyEntry(world, s, read.entries[i]);
+      s.version = read.version;
+      return;
+    }
+  }
+
+  /** Applies one store entry to a user's state (not to global statistics: those come from the events stream). */
+  private applyEntry(world: World, s: UserState, entry: StoreEntry): void {
+    if (entry.kind === 'profile') {
+      this.applyUserRecord(world, s, entry.user);
+      return;
+    }
+    const ev = entry.event;
+    const v = world.videoIds.get(ev.videoId);
+    if (v < 0) {
+      s.eventCount++; // a video this replica cannot know (posted to a bundle it does not serve)
+      return;
+    }
+    applyUserEvent(s, world.catalog, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+  }
+
+  /**
+   * Rebuilds a user from the bundle's history plus the store's bounded state (every viewed video,
+   * not_interested marks, latest profile, recent entries): what a replica does when more happened
+   * than the store's recent entries hold (older events then shape the interests no longer).
+   */
+  private rebuildUser(world: World, userId: string, read: UserRead, old: UserState | undefined): void {
+    const dim = world.catalog.dim;
+    const s = createUserState(dim);
+    const ds = world.bundle.dataset;
+    const u = world.userIds.get(userId);
+    let bundleEvents = 0;
+    if (u >= 0 && u < ds.users.ids.size) {
+      const du = ds.users;
+      for (let j = du.interestOffsets[u]; j < du.interestOffsets[u + 1]; j++) s.declared.push(du.interestTagIds[j]);
+      for (let j = du.followOffsets[u]; j < du.followOffsets[u + 1]; j++) s.profile.follows.add(du.followCreatorIds[j]);
+      const ue = world.userEvents!;
+      const e = ds.events;
+      for (let j = ue.offsets[u]; j < ue.offsets[u + 1]; j++) {
+        const i = ue.list[j];
+        applyUserEvent(s, world.catalog, e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
+      }
+      bundleEvents = s.eventCount;
+    }
+    const r = read.rebuild!;
+    for (const id of r.viewed) {
+      const v = world.videoIds.get(id);
+      if (v >= 0) s.seen.add(v);
+    }
+    for (const [creatorId, ts] of r.notInterested) {
+      const c = world.creators.get(creatorId);
+      const until = ts + notInterestedConfig.durationMs;
+      if (c >= 0 && (s.notInterested.get(c) ?? -Infinity) < until) s.notInterested.set(c, until);
+    }
+    for (const entry of read.entries) this.applyEntry(world, s, entry);
+    if (r.profile) this.applyUserRecord(world, s, r.profile);
+    s.eventCount = bundleEvents + read.eventCount;
+    s.version = read.version;
+    if (old) {
+      s.served.set(old.served);
+      s.servedNext = old.servedNext;
+    }
+    this.visitors.delete(userId);
+    this.keep(world, userId, s);
+  }
+
+  /** Shared store: when ids name videos this replica has not heard of yet, reads the videos stream now. */
+  private async learnVideos(ids: readonly string[]): Promise<void> {
+    if (!(this.store instanceof RedisUserStore) || ids.every((id) => this.world.videoIds.has(id))) return;
+    const records = await this.store.pollVideos().catch(() => []);
     const world = this.world;
-    let stored = world.users.get(userId) ?? this.visitors.get(userId);
+    for (const r of records) if (!world.videoIds.has(r.id)) this.addVideoToWorld(world, r);
+  }
+
+  /** Other replicas' accepted events: global statistics (trending, the ranker's video features). */
+  private applyStats(events: readonly EventRecord[]): void {
+    const world = this.world;
+    for (const ev of events) {
+      const v = world.videoIds.get(ev.videoId);
+      if (v < 0) continue;
+      applyStats(world, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+      refreshVideoPart(world.ranker, world.stats, world.catalog, v, world.latestTs, world.videoParts);
+    }
+  }
+
+  async recommend(userId: string, k: number, exclude: readonly string[], timings?: StageTimings): Promise<RecommendResponse> {
+    if (this.shared) await this.sync(userId);
+    const world = this.world;
+    let stored = this.stateOf(world, userId) ?? this.visitors.get(userId);
     if (!stored) {
       stored = createUserState(world.catalog.dim);
       this.visitors.set(userId, stored);
@@ -322,46 +486,78 @@ export class Engine implements FeedEngine {
 
   async ingestEvents(events: readonly EventRecord[]): Promise<{ accepted: number; duplicates: number }> {
     this.assertOpen();
+    if (this.shared) await this.learnVideos(events.map((e) => e.videoId));
     return this.writes.run(async () => {
-      const world = this.world;
-      const videos = new Int32Array(events.length);
+      let world = this.world;
       for (let i = 0; i < events.length; i++) {
-        const v = world.videoIds.get(events[i].videoId);
-        if (v < 0) throw new EngineError(400, 'unknown_video', `events.${i}.videoId: unknown video "${events[i].videoId}"`);
-        videos[i] = v;
+        if (!world.videoIds.has(events[i].videoId)) throw new EngineError(400, 'unknown_video', `events.${i}.videoId: unknown video "${events[i].videoId}"`);
       }
+      // The bundle's eventIds here; the store knows the posted ones.
       const fresh: EventRecord[] = [];
-      const freshVideos: number[] = [];
+      const creators: string[] = [];
       const inBatch = new Set<string>();
       for (let i = 0; i < events.length; i++) {
         const id = events[i].eventId;
         if (id !== undefined && (this.eventIds.has(id) || inBatch.has(id))) continue;
         if (id !== undefined) inBatch.add(id);
         fresh.push(events[i]);
-        freshVideos.push(videos[i]);
+        creators.push(world.creators.ids[world.catalog.creator[world.videoIds.get(events[i].videoId)]]);
       }
-      if (fresh.length > 0) await this.log.append(fresh);
-      for (let i = 0; i < fresh.length; i++) {
-        const ev = fresh[i];
-        if (ev.eventId) this.eventIds.add(ev.eventId);
-        applyToWorld(world, this.userOf(world, ev.userId), freshVideos[i], EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
-        refreshVideoPart(world.ranker, world.stats, world.catalog, freshVideos[i], world.latestTs, world.videoParts);
+      if (fresh.length === 0) return { accepted: 0, duplicates: events.length };
+      let stored;
+      try {
+        stored = await this.store.appendEvents(fresh, creators);
+      } catch (err) {
+        throw storeError(err);
       }
-      return { accepted: fresh.length, duplicates: events.length - fresh.length };
+      world = this.world;
+      for (const ev of stored.accepted) {
+        const v = world.videoIds.get(ev.videoId);
+        if (v < 0) continue; // (a reload swapped in a bundle without it)
+        if (this.shared) {
+          // This replica's cached state takes the events if it was current; else the next read catches up.
+          const step = stored.versions.get(ev.userId)!;
+          const s = this.stateOf(world, ev.userId) ?? (step.from === 0 ? this.userOf(world, ev.userId) : undefined);
+          applyStats(world, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+          if (s && s.version === step.from) applyUserEvent(s, world.catalog, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+        } else {
+          applyToWorld(world, this.userOf(world, ev.userId), v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+        }
+        refreshVideoPart(world.ranker, world.stats, world.catalog, v, world.latestTs, world.videoParts);
+      }
+      if (this.shared) this.advanceVersions(world, stored.versions);
+      return { accepted: stored.accepted.length, duplicates: events.length - stored.accepted.length };
     });
+  }
+
+  /** Shared store: states that took a write of this replica now reflect its version. */
+  private advanceVersions(world: World, versions: ReadonlyMap<string, { from: number; to: number }>): void {
+    for (const [userId, step] of versions) {
+      const s = this.stateOf(world, userId);
+      if (s && s.version === step.from) s.version = step.to;
+    }
   }
 
   async upsertUsers(records: readonly UserRecord[]): Promise<{ upserted: number }> {
     this.assertOpen();
     return this.writes.run(async () => {
-      await this.usersJournal.append(records);
-      for (const r of records) this.applyUserRecord(this.world, r);
+      let versions;
+      try {
+        versions = await this.store.putProfiles(records);
+      } catch (err) {
+        throw storeError(err);
+      }
+      const world = this.world;
+      for (const r of records) {
+        const s = this.shared ? this.stateOf(world, r.id) ?? (versions.get(r.id)!.from === 0 ? this.userOf(world, r.id) : undefined) : this.userOf(world, r.id);
+        if (s && (!this.shared || s.version === versions.get(r.id)!.from)) this.applyUserRecord(world, s, r);
+      }
+      if (this.shared) this.advanceVersions(world, versions);
       return { upserted: records.length };
     });
   }
 
-  private applyUserRecord(world: World, r: UserRecord): void {
-    const s = this.userOf(world, r.id);
+  private applyUserRecord(world: World, s: UserState, r: UserRecord): void {
     if (r.interests) s.declared = r.interests.map((t) => world.tags.intern(t));
     if (r.follows) {
       s.profile.follows.clear();
@@ -390,8 +586,15 @@ export class Engine implements FeedEngine {
         seen.add(r.id);
         toAdd.push(r);
       }
-      if (toAdd.length > 0) await this.videosJournal.append(toAdd);
-      for (const r of toAdd) this.addVideoToWorld(world, r);
+      if (toAdd.length > 0) {
+        try {
+          await this.store.addVideos(toAdd);
+        } catch (err) {
+          throw storeError(err);
+        }
+      }
+      // (The videos stream may have brought them in meanwhile.)
+      for (const r of toAdd) if (!this.world.videoIds.has(r.id)) this.addVideoToWorld(this.world, r);
       return { added: toAdd.length };
     });
   }
@@ -432,9 +635,14 @@ export class Engine implements FeedEngine {
     return { videoId, items };
   }
 
+  /** Shared store: catches the user's cached state up with the store (see {@link FeedEngine.syncUser}); undefined otherwise. */
+  syncUser(userId: string): Promise<void> | undefined {
+    return this.shared ? this.sync(userId) : undefined;
+  }
+
   userInfo(userId: string): UserInfoResponse {
     const world = this.world;
-    const s = world.users.get(userId);
+    const s = this.stateOf(world, userId);
     if (!s) return { userId, eventCount: 0, interests: [], topTags: [], topCreators: [], declared: [], follows: [] };
     const p = s.profile;
     const dim = world.catalog.dim;
@@ -480,11 +688,7 @@ export class Engine implements FeedEngine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.writes.run(async () => {
-      await this.log.close();
-      await this.videosJournal.close();
-      await this.usersJournal.close();
-    });
+    await this.writes.run(() => this.store.close());
   }
 }
 
@@ -508,9 +712,31 @@ function withDeclaredInterests(world: World, user: UserState): UserState {
 
 /** Applies one event to the world: statistics, then the user's state. */
 function applyToWorld(world: World, user: UserState, v: number, type: number, watchMs: number, ts: number): void {
+  applyStats(world, v, type, watchMs, ts);
+  applyUserEvent(user, world.catalog, v, type, watchMs, ts);
+}
+
+/** Applies one event to the global statistics (and the engine clock). */
+function applyStats(world: World, v: number, type: number, watchMs: number, ts: number): void {
   if (ts > world.latestTs) world.latestTs = ts;
   world.stats.apply(world.catalog, v, type, watchMs, ts);
-  applyUserEvent(user, world.catalog, v, type, watchMs, ts);
+}
+
+/** The store refused a write: unreachable is 503 (retry later), anything else is the store's own error. */
+function storeError(err: unknown): unknown {
+  if (err instanceof StoreUnavailableError) return new EngineError(503, 'store_unavailable', `${err.message}; retry later`);
+  return err;
+}
+
+/** Events of each bundle user, in the bundle's (time) order: CSR offsets (users + 1) and event indices. */
+function eventsByUser(users: number, user: Int32Array, count: number): { offsets: Int32Array; list: Int32Array } {
+  const offsets = new Int32Array(users + 1);
+  for (let i = 0; i < count; i++) offsets[user[i] + 1]++;
+  for (let u = 0; u < users; u++) offsets[u + 1] += offsets[u];
+  const fill = offsets.slice(0, users);
+  const list = new Int32Array(count);
+  for (let i = 0; i < count; i++) list[fill[user[i]]++] = i;
+  return { offsets, list };
 }
 
 function addTagSums(world: World, v: number): void {

@@ -66,8 +66,13 @@ export interface FeedEngine {
   addVideos(videos: readonly VideoRecord[]): Promise<{ added: number }>;
   /** `GET /videos/:id/similar`; throws EngineError 404 for an unknown video. */
   similar(videoId: string, k: number): SimilarResponse;
-  /** `GET /users/:id`; an unknown user has eventCount 0. */
+  /** `GET /users/:id`; an unknown user has eventCount 0. With a shared store, call {@link syncUser} first. */
   userInfo(userId: string): UserInfoResponse;
+  /**
+   * With a shared store (replicas): brings this process's cached state of the user up to date with
+   * the store (read-your-writes across replicas); undefined when there is nothing to wait for.
+   */
+  syncUser?(userId: string): Promise<void> | undefined;
   /** Candidates per source, rows removed per filter and source errors of the last recommend call (for metrics). */
   lastRequestCounts?(): { sources: Record<string, number>; removed: Record<string, number>; errors: readonly string[] };
   /** Flushes and closes durable state. */

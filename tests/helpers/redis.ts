@@ -66,8 +66,11 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
   throw new Error(`redis-server did not answer within 10 s:\n${log()}`);
 }
 
-/** Starts a private redis-server (no persistence) on a free loopback port. */
-export async function startRedis(): Promise<RedisProcess> {
+/**
+ * Starts a private redis-server on a free loopback port: no persistence, or with `persist` AOF
+ * with `appendfsync always` (a restart keeps every acknowledged write).
+ */
+export async function startRedis(opts: { persist?: boolean } = {}): Promise<RedisProcess> {
   requireRedisServer();
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'feedrank-redis-'));
@@ -76,7 +79,7 @@ export async function startRedis(): Promise<RedisProcess> {
   let out = '';
   const launch = async () => {
     out = '';
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.persist ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-4000)));
     c.stderr!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-4000)));
     child = c;
