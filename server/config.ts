@@ -3,6 +3,7 @@
  * with zod, so that a bad value stops start-up with a message naming the variable instead of
  * surfacing later as a strange runtime failure.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -17,6 +18,8 @@ export interface ServerConfig {
   readonly stateDir: string;
   /** `memory` (embedded store, durable in stateDir) or a `redis://` / `rediss://` URL. */
   readonly store: string;
+  /** Worker processes (node:cluster) sharing the port; more than 1 needs a shared store (Redis). */
+  readonly workers: number;
   /** Largest accepted request body, in bytes (after decompression); larger is answered 413. */
   readonly bodyLimitBytes: number;
   /** Engine routes are shed (503) while the event loop lags more than this. */
@@ -37,6 +40,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   artifactsDir: 'data/artifacts/current',
   stateDir: 'data/state',
   store: 'memory',
+  workers: 1,
   bodyLimitBytes: 4 * 1024 * 1024,
   // 50 ms: a recommend call is a few ms of CPU, so a loop this far behind has a backlog of many
   // requests already; answering them late helps nobody.
@@ -73,6 +77,10 @@ const intVar = (min: number, max: number) => {
     .pipe(z.number().int({ error: rule }).min(min, { error: rule }).max(max, { error: rule }));
 };
 
+/** Upper bound of FEEDRANK_WORKERS (a typo such as 1000 should not fork a thousand processes). */
+export const MAX_WORKERS = 256;
+const WORKERS_RULE = `must be "auto" (one per core) or an integer between 1 and ${MAX_WORKERS}`;
+
 const nonEmpty = (what: string) => z.string().trim().min(1, { error: `must be ${what}` });
 
 /** Environment variable → (config key, schema). Unset or empty variables take the default. */
@@ -89,6 +97,20 @@ const ENV = {
       .refine((v) => v === 'memory' || /^rediss?:\/\/[^\s]+$/.test(v), {
         error: 'must be "memory" or a redis:// (or rediss://) URL',
       }),
+  ],
+  FEEDRANK_WORKERS: [
+    'workers',
+    z
+      .string()
+      .trim()
+      .transform((v) => (v === 'auto' ? String(availableParallelism()) : v))
+      .pipe(
+        z
+          .string()
+          .regex(/^[0-9]+$/, { error: WORKERS_RULE })
+          .transform(Number)
+          .pipe(z.number().int().min(1, { error: WORKERS_RULE }).max(MAX_WORKERS, { error: WORKERS_RULE })),
+      ),
   ],
   FEEDRANK_BODY_LIMIT: ['bodyLimitBytes', intVar(1024, 1024 * 1024 * 1024)],
   FEEDRANK_MAX_LAG_MS: ['maxEventLoopLagMs', intVar(1, 60_000)],
@@ -123,5 +145,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     }
     out[key] = parsed.data;
   }
-  return out as unknown as ServerConfig;
+  const config = out as unknown as ServerConfig;
+  if (config.workers > 1 && config.store === 'memory') {
+    throw new ConfigError(
+      'FEEDRANK_WORKERS',
+      `FEEDRANK_WORKERS=${env.FEEDRANK_WORKERS} asks for ${config.workers} worker processes, but the embedded store (FEEDRANK_STORE=memory) ` +
+        'cannot be shared between processes: each would serve its own users\' state. Set FEEDRANK_STORE to a redis:// URL, or use one worker',
+    );
+  }
+  return config;
 }

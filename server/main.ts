@@ -11,12 +11,14 @@
  * the old world serving). A second engine cannot be opened beside the first: the event log holds
  * a lock on the state directory.
  */
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { openEngine } from '../engine/serve/engine.js';
 import { createApp } from './app.js';
+import { isClusterPrimary, runPrimary, serveClusterMetrics } from './cluster.js';
 import { ConfigError, loadConfig, type ServerConfig } from './config.js';
 import { ensureDemoBundle } from './demo.js';
 import { EngineError } from './errors.js';
@@ -51,8 +53,10 @@ export async function main(): Promise<void> {
     process.exit(1);
   }
   const logger: Logger = pino({ level: config.logLevel, base: { service: 'feedrank', pid: process.pid } });
+  if (isClusterPrimary(config)) return runPrimary(config, logger);
 
   const metrics = new ServerMetrics();
+  if (cluster.isWorker) serveClusterMetrics(metrics);
   let engine: OpenedEngine | undefined;
   let reloading: Promise<{ modelVersion: string }> | undefined;
   let shuttingDown = false;

@@ -46,6 +46,7 @@ export class ServerMetrics {
   private readonly stageChildren = new Map<string, Observe | null>();
   private readonly labelSeen = new Map<string, Set<string>>();
   private runtime: RuntimeGauges | undefined;
+  private renderer: (() => Promise<string>) | undefined;
 
   constructor(opts: MetricsOptions = {}) {
     const prefix = opts.prefix ?? 'feedrank_';
@@ -187,9 +188,14 @@ export class ServerMetrics {
     this.shed.inc({ reason });
   }
 
-  /** The Prometheus text exposition. */
+  /** The Prometheus text exposition (of this process, or what {@link renderWith} set). */
   render(): Promise<string> {
-    return this.registry.metrics();
+    return this.renderer ? this.renderer() : this.registry.metrics();
+  }
+
+  /** Replaces what `/metrics` answers: a node:cluster worker asks the primary for all workers' metrics, aggregated. */
+  renderWith(renderer: () => Promise<string>): void {
+    this.renderer = renderer;
   }
 
   get contentType(): string {

@@ -40,6 +40,7 @@ describe('loadConfig', () => {
       artifactsDir: '/a',
       stateDir: '/s',
       store: 'redis://localhost:6379/0',
+      workers: 1,
       bodyLimitBytes: 1048576,
       maxEventLoopLagMs: 80,
       maxInFlight: 64,

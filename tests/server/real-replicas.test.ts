@@ -9,7 +9,9 @@
  * - A killed with SIGKILL while clients post events: every acknowledged event is there (read
  *   through B), none twice;
  * - Redis stopped mid-test: no crash, /events answers 503 `store_unavailable`, /recommend still
- *   200; Redis back: writes and cross-replica reads work again by themselves, nothing lost.
+ *   200; Redis back: writes and cross-replica reads work again by themselves, nothing lost;
+ * - `FEEDRANK_WORKERS=2`: two node:cluster workers serve one port on the same Redis, `/metrics`
+ *   counts the requests of both, SIGTERM stops all; with the embedded store it is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../engine/util/random.js';
@@ -106,7 +108,7 @@ describe('two server processes on one Redis', () => {
 
   it(`A killed with SIGKILL while clients post: every acknowledged event is there, none twice (seed ${seed})`, { timeout: 60_000 }, async () => {
     const users = ['kill-u0', 'kill-u1', 'kill-u2'];
-    const sent = new Map<string, { userId: string }>();
+    const sent = new Map<string, ReturnType<typeof view>>();
     const acked = new Set<string>();
     let killed = false;
     let n = 0;
@@ -151,7 +153,7 @@ describe('two server processes on one Redis', () => {
       const chunk = ackedEvents.slice(i, i + 1000);
       expect((await httpRetry(b.base, 'POST', '/events', { events: chunk })).body).toEqual({ accepted: 0, duplicates: chunk.length });
     }
-    const rest = [...sent.values()].filter((e) => !acked.has((e as { eventId: string }).eventId));
+    const rest = [...sent.values()].filter((e) => !acked.has(e.eventId));
     for (let i = 0; i < rest.length; i += 1000) expect((await httpRetry(b.base, 'POST', '/events', { events: rest.slice(i, i + 1000) })).status).toBe(200);
     for (const u of users) expect((await info(b, u)).eventCount, `${u} after re-posting everything`).toBe(sentBy.get(u) ?? 0);
     a = await startServer(await env());
@@ -196,5 +198,45 @@ describe('two server processes on one Redis', () => {
     let seen = 0;
     while (Date.now() - t0 < 5000 && (seen = (await http(a.base, 'GET', '/videos/fault-vid-2/similar?k=3')).status) !== 200) await sleep(25);
     expect(seen).toBe(200);
+  });
+});
+
+describe('FEEDRANK_WORKERS (node:cluster)', () => {
+  it('two workers share the port and the Redis store; /metrics aggregates both; SIGTERM stops them all', { timeout: 90_000 }, async () => {
+    const p = await startServer({ ...(await env()), FEEDRANK_WORKERS: '2' });
+    // Both workers must be up before the requests are spread (the first ready one answers /readyz).
+    const pids = () => new Set(p.tail().split('\n').filter((l) => l.includes('"engine ready"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
+    const deadline = Date.now() + 60_000;
+    while (pids().size < 2 && Date.now() < deadline) await sleep(50);
+    expect(pids().size, p.tail()).toBe(2);
+    const N = 40;
+    for (let i = 0; i < N; i++) {
+      // A new connection each time: the primary hands connections to the workers in turn.
+      const r = await fetch(`${p.base}/recommend?userId=w-user-${i % 3}&k=5`, { headers: { connection: 'close' } });
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+    }
+    // Writes through the workers are one user's state: eventCount from any worker.
+    expect((await httpRetry(p.base, 'POST', '/events', { events: [view('w-user-0', 'v0_5', 'w-1'), view('w-user-0', 'v0_6', 'w-2')] })).body).toEqual({ accepted: 2, duplicates: 0 });
+    for (let i = 0; i < 4; i++) {
+      const r = await fetch(`${p.base}/users/w-user-0`, { headers: { connection: 'close' } });
+      expect(((await r.json()) as { eventCount: number }).eventCount).toBe(2);
+    }
+    const text = await (await fetch(`${p.base}/metrics`)).text();
+    const count = text
+      .split('\n')
+      .filter((l) => l.startsWith('feedrank_http_request_duration_seconds_count{') && l.includes('route="/recommend"'))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(count, text.slice(0, 2000)).toBe(N);
+    const e = await stopServer(p, 'SIGTERM', 30_000);
+    expect(e, p.tail()).toEqual({ code: 0, signal: null });
+  });
+
+  it('more than one worker with the embedded store is refused at start, naming the variable', async () => {
+    const p = await startServer({ FEEDRANK_ARTIFACTS: tb.bundleDir, FEEDRANK_STATE_DIR: await tb.stateDir(), FEEDRANK_STORE: 'memory', FEEDRANK_WORKERS: '2' }, { ready: false }).catch(
+      (err: Error) => err,
+    );
+    expect(p).toBeInstanceOf(Error);
+    expect((p as Error).message).toMatch(/FEEDRANK_WORKERS=2 .*embedded store \(FEEDRANK_STORE=memory\) cannot be shared/);
   });
 });
