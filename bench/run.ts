@@ -5,7 +5,8 @@
  * benchmark's own results file.
  *
  * Present: data loading (1M events), two-tower training throughput, the durable event log, the
- * in-process hot path and HTTP (autocannon) at the small scale (100k videos). The full scale
+ * in-process hot path and HTTP (autocannon) at the small scale (100k videos), and scale-out
+ * (memory store vs Redis with 1 and N workers, real server processes; needs redis-server). The full scale
  * (1M videos) of the last two is not written yet; `--only` overwrites the day's summary with the
  * subset it ran.
  */
@@ -44,6 +45,7 @@ const BENCHES: readonly Bench[] = [
   },
   { name: 'hotpath', script: 'bench/hotpath.ts', args: (s) => ['--scale', s], resultFile: `hotpath-${date}.json` },
   { name: 'http', script: 'bench/http.ts', args: (s) => ['--scale', s], resultFile: `http-${date}.json` },
+  { name: 'workers', script: 'bench/workers.ts', args: () => [], resultFile: `workers-${date}.json` },
 ];
 
 const program = new Command()

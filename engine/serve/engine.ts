@@ -73,6 +73,8 @@ export interface OpenEngineOptions {
   readonly store?: string;
   /** Key prefix in Redis (default `fr`). */
   readonly storePrefix?: string;
+  /** Recent entries the Redis store keeps per user (default RECENT_ENTRIES; tests make it small to reach the rebuild path). */
+  readonly storeRecentEntries?: number;
   readonly logger?: Logger;
 }
 
@@ -168,7 +170,7 @@ export class Engine implements FeedEngine {
             },
             { logger: opts.logger },
           )
-        : await RedisUserStore.open(url, { logger: opts.logger, prefix: opts.storePrefix });
+        : await RedisUserStore.open(url, { logger: opts.logger, prefix: opts.storePrefix, recentEntries: opts.storeRecentEntries });
     try {
       const engine = new Engine(store, opts.logger);
       engine.install(await engine.buildWorld(bundle, await store.postedVideos(), await store.postedProfiles()));
@@ -192,6 +194,11 @@ export class Engine implements FeedEngine {
     const bundle = await readBundle(bundleDir);
     return this.writes.run(async () => {
       this.install(await this.buildWorld(bundle, await this.store.postedVideos(), await this.store.postedProfiles()));
+      if (this.shared) {
+        // Videos the stream brought in while the new world was being built went to the old one.
+        const world = this.world;
+        for (const r of await this.store.postedVideos()) if (!world.videoIds.has(r.id)) this.addVideoToWorld(world, r);
+      }
       return { modelVersion: this.world.modelVersion };
     });
   }
@@ -338,8 +345,9 @@ export class Engine implements FeedEngine {
       try {
         read = await this.store.read(userId, since);
       } catch (err) {
-        if (err instanceof StoreUnavailableError) return;
-        throw err;
+        // Unreachable (the store logs it once) or a bad entry: serve the cached state.
+        if (!(err instanceof StoreUnavailableError)) this.logger?.warn({ err, userId }, 'reading a user from the store failed; serving the cached state');
+        return;
       }
       if (read.version === since && !read.rebuild) return;
       await this.learnVideos(read.entries.map((en) => (en.kind === 'event' ? en.event.videoId : '')).filter((id) => id !== ''));

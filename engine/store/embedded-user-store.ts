@@ -15,7 +15,6 @@ import { EventIdSet } from '../serve/event-ids.js';
 import { Journal } from '../serve/journal.js';
 import { userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
 import {
-  RECENT_ENTRIES,
   type AppendResult,
   type StoreEntry,
   type UserRead,
@@ -25,6 +24,12 @@ import {
 
 /** eventIds remembered for idempotency: at least this many of the latest (see EventIdSet). */
 export const EMBEDDED_EVENT_ID_MEMORY = 2_000_000;
+/**
+ * Recent entries kept per user by default. Small: in this mode the engine's own state is
+ * authoritative and never reads users back, so the index only has to answer {@link read} (for
+ * tools and the conformance suite) without holding every posted event in memory twice.
+ */
+export const EMBEDDED_RECENT_ENTRIES = 16;
 
 interface UserIndex {
   version: number;
@@ -38,7 +43,7 @@ interface UserIndex {
 
 export interface EmbeddedStoreOptions {
   readonly logger?: Logger;
-  /** Recent entries kept per user (default RECENT_ENTRIES). */
+  /** Recent entries kept per user (default EMBEDDED_RECENT_ENTRIES). */
   readonly recentEntries?: number;
 }
 
@@ -69,7 +74,7 @@ export class EmbeddedUserStore implements UserStateStore {
       opened.push(videos.journal);
       const users = await Journal.open(join(stateDir, 'users.jsonl'), userSchema);
       opened.push(users.journal);
-      const store = new EmbeddedUserStore(stateDir, log, videos.journal, users.journal, opts.recentEntries ?? RECENT_ENTRIES);
+      const store = new EmbeddedUserStore(stateDir, log, videos.journal, users.journal, opts.recentEntries ?? EMBEDDED_RECENT_ENTRIES);
       const creators = new Map<string, string>();
       for (const v of videos.records) creators.set(v.id, v.creatorId);
       for (const u of users.records) store.indexProfile(u);

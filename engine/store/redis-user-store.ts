@@ -49,10 +49,13 @@ import {
 
 /** Idle users' keys expire after this (seconds): 180 days. */
 export const USER_TTL_S = 180 * 24 * 3600;
-/** Approximate length kept of the global events stream (statistics of a new replica start from it). */
-export const EVENTS_STREAM_MAXLEN = 1_000_000;
-/** A command that takes longer than this fails (the connection is probably gone). */
-const COMMAND_TIMEOUT_MS = 2000;
+/**
+ * Approximate length kept of the global events stream (entries: one per user per batch). A new
+ * replica's engagement statistics start from it (read and validated at open, so it is bounded).
+ */
+export const EVENTS_STREAM_MAXLEN = 200_000;
+/** A command that takes longer than this fails (a hung Redis must not hold requests for long). */
+const COMMAND_TIMEOUT_MS = 1000;
 /** XREAD BLOCK time of the tailer: the longest a posted video waits to reach another replica. */
 const TAIL_BLOCK_MS = 500;
 const TAIL_RETRY_MS = 250;
