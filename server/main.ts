@@ -10,6 +10,10 @@
  * the stored events while ingestion waits, and swaps it in only once built (a failing load keeps
  * the old world serving). A second engine cannot be opened beside the first: the event log holds
  * a lock on the state directory.
+ *
+ * `FEEDRANK_STORE=redis://…` shares the users' state with other replicas through Redis;
+ * `FEEDRANK_WORKERS=N` then runs N workers with node:cluster (server/cluster.ts): this process
+ * becomes their primary and every worker runs the same `main()`.
  */
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';

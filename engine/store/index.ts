@@ -12,3 +12,16 @@ export {
   type SnapshotInfo,
 } from './eventlog.js';
 export { EventLogError, type EventLogErrorCode } from './errors.js';
+export {
+  EVENT_IDS_PER_USER,
+  RECENT_ENTRIES,
+  StoreUnavailableError,
+  type AppendResult,
+  type StoreEntry,
+  type StoreWatcher,
+  type UserRead,
+  type UserStateStore,
+  type VersionStep,
+} from './user-state-store.js';
+export { EmbeddedUserStore, type EmbeddedStoreOptions } from './embedded-user-store.js';
+export { RedisUserStore, type RedisStoreOptions } from './redis-user-store.js';
