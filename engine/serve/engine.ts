@@ -137,8 +137,6 @@ export class Engine implements FeedEngine {
   private readonly visitors = new LRUCache<string, UserState>({ max: VISITOR_MEMORY });
   /** Shared store: derived state of users outside the bundle (the bundle's users stay in world.users). */
   private readonly remote = new LRUCache<string, UserState>({ max: SHARED_USER_CACHE });
-  /** Shared store: catch-ups in flight, one per user. */
-  private readonly syncing = new Map<string, Promise<void>>();
   private readonly shared: boolean;
   private closed = false;
   /** The slow sweep (trending list, ranker parts' time decay), off the request path; started once a world exists. */
@@ -327,18 +325,11 @@ export class Engine implements FeedEngine {
 
   /**
    * Shared store: brings the user's cached state up to the store's version (one round trip when
-   * it is current). If the store is unreachable the cached state serves as it is.
+   * it is current). If the store is unreachable the cached state serves as it is. Each request
+   * reads for itself (joining a read already in flight could miss a write acknowledged since);
+   * concurrent catch-ups of one user are safe because each applies only on the version it read from.
    */
-  private sync(userId: string): Promise<void> {
-    let p = this.syncing.get(userId);
-    if (!p) {
-      p = this.catchUp(userId).finally(() => this.syncing.delete(userId));
-      this.syncing.set(userId, p);
-    }
-    return p;
-  }
-
-  private async catchUp(userId: string): Promise<void> {
+  private async sync(userId: string): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const since = this.stateOf(this.world, userId)?.version ?? 0;
       let read: UserRead;
@@ -353,12 +344,12 @@ export class Engine implements FeedEngine {
       await this.learnVideos(read.entries.map((en) => (en.kind === 'event' ? en.event.videoId : '')).filter((id) => id !== ''));
       const world = this.world;
       const current = this.stateOf(world, userId);
+      // A write of this replica, another catch-up or a reload moved the state meanwhile: ask again from there.
+      if ((current?.version ?? 0) !== since) continue;
       if (read.rebuild) {
         this.rebuildUser(world, userId, read, current);
         return;
       }
-      // A write of this replica (or a reload) moved the state meanwhile: ask again from there.
-      if ((current?.version ?? 0) !== since) continue;
       const s = current ?? this.userOf(world, userId);
       for (let i = 0; i < read.entries.length; i++) this.applyEntry(world, s, read.entries[i]);
       s.version = read.version;
