@@ -92,6 +92,34 @@ describe('two engines on one Redis store', () => {
     expect(a.userInfo(user).declared).toEqual(['topic3']);
   });
 
+  it('under concurrent writes on both engines and reads on both, every acknowledged event is reflected once, on both', async () => {
+    const user = 'shared-busy';
+    const videos = tb.world.ds.videos.ids.ids;
+    let acked = 0;
+    let reading = true;
+    const readers = [a, b].map(async (e) => {
+      while (reading) {
+        await e.recommend(user, 10, []);
+        await e.syncUser(user);
+      }
+    });
+    try {
+      for (let round = 0; round < 15; round++) {
+        const batches = [a, b].map((e, j) => e.ingestEvents(Array.from({ length: 1 + ((round + j) % 5) }, (_, i) => view(user, videos[(round * 7 + i * 3 + j) % videos.length]))));
+        for (const r of await Promise.all(batches)) acked += r.accepted;
+        // Read-your-writes on both, whatever the other catch-ups in flight are doing.
+        for (const e of [a, b]) {
+          await e.syncUser(user);
+          expect(e.userInfo(user).eventCount, `round ${round}`).toBe(acked);
+        }
+      }
+    } finally {
+      reading = false;
+      await Promise.all(readers);
+    }
+    expect(acked).toBeGreaterThan(CAP * 10);
+  });
+
   it('eventIds are shared: what A accepted is a duplicate on B', async () => {
     const e = view('shared-dup', 'v0_1');
     expect(await a.ingestEvents([e])).toEqual({ accepted: 1, duplicates: 0 });
