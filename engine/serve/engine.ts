@@ -176,7 +176,7 @@ export class Engine implements FeedEngine {
       store.watch({
         videos: (records) => {
           const world = engine.world;
-          for (const r of records) if (!world.videoIds.has(r.id)) engine.addVideoToWorld(world, r);
+          for (const r of records) engine.adoptVideo(world, r);
         },
         events: (events) => engine.applyStats(events),
       });
@@ -195,7 +195,7 @@ export class Engine implements FeedEngine {
       if (this.shared) {
         // Videos the stream brought in while the new world was being built went to the old one.
         const world = this.world;
-        for (const r of await this.store.postedVideos()) if (!world.videoIds.has(r.id)) this.addVideoToWorld(world, r);
+        for (const r of await this.store.postedVideos()) this.adoptVideo(world, r);
       }
       return { modelVersion: this.world.modelVersion };
     });
@@ -271,7 +271,7 @@ export class Engine implements FeedEngine {
     }
     // Posted since: videos, profiles, then the store's events (a shared store's recent global
     // feed feeds the statistics only: users catch up from the store when they are served).
-    for (const v of postedVideos) if (!world.videoIds.has(v.id)) this.addVideoToWorld(world, v);
+    for (const v of postedVideos) this.adoptVideo(world, v);
     for (const rec of postedUsers) this.applyUserRecord(world, this.userOf(world, rec.id), rec);
     // The bundle's eventIds (posted ones are the store's to deduplicate).
     const eventIds = new EventIdSet(EVENT_ID_MEMORY);
@@ -422,7 +422,7 @@ export class Engine implements FeedEngine {
     if (!(this.store instanceof RedisUserStore) || ids.every((id) => this.world.videoIds.has(id))) return;
     const records = await this.store.pollVideos().catch(() => []);
     const world = this.world;
-    for (const r of records) if (!world.videoIds.has(r.id)) this.addVideoToWorld(world, r);
+    for (const r of records) this.adoptVideo(world, r);
   }
 
   /** Other replicas' accepted events: global statistics (trending, the ranker's video features). */
@@ -596,6 +596,21 @@ export class Engine implements FeedEngine {
       for (const r of toAdd) if (!this.world.videoIds.has(r.id)) this.addVideoToWorld(this.world, r);
       return { added: toAdd.length };
     });
+  }
+
+  /**
+   * A video posted earlier or through another replica: added unless known, and only if it fits
+   * this bundle (a content embedding of the tower's length; a replica or an earlier bundle may have
+   * been trained with another), so nothing unchecked reaches the tower or the index.
+   */
+  private adoptVideo(world: World, r: VideoRecord): void {
+    if (world.videoIds.has(r.id)) return;
+    const len = r.embedding?.length ?? 0;
+    if (len !== world.tower.outsideDim) {
+      this.logger?.warn({ videoId: r.id, embedding: len, expected: world.tower.outsideDim }, 'posted video does not fit this bundle (content embedding length); left out');
+      return;
+    }
+    this.addVideoToWorld(world, r);
   }
 
   private addVideoToWorld(world: World, r: VideoRecord): void {
