@@ -156,7 +156,7 @@ interface Row {
 }
 
 async function drive(argv: string[]): Promise<void> {
-  const scale = scaleOf(argv, 'http');
+  const scale = scaleOf(argv);
   const connections = Number(argOf(argv, 'connections') ?? 10);
   const duration = Number(argOf(argv, 'duration') ?? 10);
   const warmup = Number(argOf(argv, 'warmup') ?? 3);
