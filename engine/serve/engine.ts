@@ -23,7 +23,7 @@ import { RequestContext, type ServingWorld } from '../pipeline/context.js';
 import { TopK } from '../vector/topk.js';
 import { precomputeVideoParts, refreshVideoPart } from '../pipeline/rank.js';
 import { runPipeline } from '../pipeline/run.js';
-import { loadIndex } from '../retrieval/load.js';
+import { loadIndex, tuneForServing } from '../retrieval/load.js';
 import { userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
 import { EventLog } from '../store/eventlog.js';
 import { LiveCatalog } from './catalog.js';
@@ -182,7 +182,7 @@ export class Engine implements FeedEngine {
     const ds = bundle.dataset;
     const tower = VideoTowerWeights.deserialize(bundle.tower);
     if (tower.dim !== bundle.dim) throw new Error(`bundle ${bundle.dir}: tower dim ${tower.dim} differs from embeddingDim ${bundle.dim}`);
-    const index = await loadIndex(bundle.indexPath);
+    const index = tuneForServing(await loadIndex(bundle.indexPath));
     if (index.dim !== bundle.dim || index.size !== ds.videos.ids.size) {
       throw new Error(`bundle ${bundle.dir}: index holds ${index.size}×${index.dim}, expected ${ds.videos.ids.size}×${bundle.dim}`);
     }
