@@ -180,7 +180,7 @@ export class Engine implements FeedEngine {
   ): Promise<{ world: World; eventIds: EventIdSet }> {
     const t0 = performance.now();
     const ds = bundle.dataset;
-    const tower = VideoTowerWeights.deserialize(bundle.tower);
+    const tower = VideoTowerWeights.deserialize(bundle.tower, { contentOnly: true });
     if (tower.dim !== bundle.dim) throw new Error(`bundle ${bundle.dir}: tower dim ${tower.dim} differs from embeddingDim ${bundle.dim}`);
     const index = tuneForServing(await loadIndex(bundle.indexPath));
     if (index.dim !== bundle.dim || index.size !== ds.videos.ids.size) {
@@ -190,7 +190,8 @@ export class Engine implements FeedEngine {
     const stats = new EngagementStats(catalog.size, ds.creators.size, ds.sounds.size);
     const users = new Map<string, UserState>();
     const world: World = {
-      bundle,
+      // The raw tower file is not kept (deserialised above; 290 MB at a million videos).
+      bundle: { ...bundle, tower: Buffer.alloc(0) },
       tower,
       catalog,
       videoIds: ds.videos.ids,
