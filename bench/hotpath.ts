@@ -15,7 +15,7 @@
  * and cached under bench/cache/<scale>/ (git-ignored); later runs reuse it. `--profile` takes a CPU
  * profile of the recommend loop and prints the functions with the most self time.
  *
- * Prints a markdown table and writes bench/results/hotpath-<YYYY-MM-DD>.json.
+ * Prints a markdown table and writes bench/results/hotpath-<scale>-<YYYY-MM-DD>.json.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   const gc = runInNewContext('gc') as () => void;
   const rng = mulberry32(seed);
 
-  const { bundleDir, builtSeconds } = await ensureBundle(scale);
+  const { bundleDir, builtSeconds, build } = await ensureBundle(scale);
   gc();
   const rssBefore = process.memoryUsage().rss;
   const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-hotpath-'));
@@ -332,6 +332,7 @@ async function main(): Promise<void> {
       loadAverage1m: round(os.loadavg()[0], 2),
       scale,
       world: { ...SCALES[scale], catalogue: nVideos, usersWithHistory: withHistory.length, meanInterestsPerUser: meanInterests, bundleBuiltSeconds: builtSeconds === null ? null : round(builtSeconds) },
+      build,
       iterations,
       warmup,
       engine: { openMs: Math.round(openMs), rssAfterOpenMiB: mib(mem.rss), rssOverBaselineMiB: mib(mem.rss - rssBefore), heapUsedMiB: mib(mem.heapUsed), arrayBuffersMiB: mib(mem.arrayBuffers) },
@@ -368,7 +369,7 @@ async function main(): Promise<void> {
       for (const h of hot) console.log(`| ${h.fn} | ${h.selfPct} |`);
     }
     mkdirSync(RESULTS_DIR, { recursive: true });
-    const file = join(RESULTS_DIR, `hotpath-${today()}.json`);
+    const file = join(RESULTS_DIR, `hotpath-${scale}-${today()}.json`);
     writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
     console.log(`\nwrote ${file}`);
   } finally {

@@ -565,7 +565,14 @@ function refresh(world: World, full = false): void {
   const n = world.catalog.size;
   const st = world.stats;
   const top = new TopK(Math.min(TRENDING_SIZE, Math.max(1, n)));
-  for (let v = 0; v < n; v++) top.push(v, decayed(st.fastViews[v], st.videoTs[v], now, statsConfig.fastHalfLifeMs));
+  // A decayed count is never above the raw count, so a video whose raw count is already below the
+  // heap's threshold cannot enter: skipping its exp keeps this pass to a compare per video (the
+  // same list; at a million videos the pass would otherwise stall the event loop for tens of ms).
+  const fast = st.fastViews;
+  for (let v = 0; v < n; v++) {
+    if (Math.fround(fast[v]) < top.threshold()) continue;
+    top.push(v, decayed(fast[v], st.videoTs[v], now, statsConfig.fastHalfLifeMs));
+  }
   const ids = new Int32Array(top.size);
   const scores = new Float32Array(top.size);
   const m = top.drainSorted(ids, scores);
