@@ -8,7 +8,7 @@
  * in-process hot path and HTTP (autocannon) at 100k videos. Full scale: the hot path and HTTP at
  * 1M videos (the world is built and cached on first use, see bench/build-world.ts; its build and
  * index times are in the hot path's results). The summary checks the issue's targets and says by
- * how much each missed one is missed. `--only` overwrites the day's summary with the subset it ran.
+ * how much each missed one is missed. `--only` replaces the subset it ran in the day's summary.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -87,6 +87,14 @@ for (const b of BENCHES) {
 const targets = checkTargets(summary.benchmarks as Record<string, { result?: unknown }>);
 summary.targets = targets;
 const out = join(results, `${opts.scale}-${date}.json`);
+// A subset run keeps the other benchmarks of the day's summary (each keeps its own date inside).
+if (only && existsSync(out)) {
+  const earlier = JSON.parse(readFileSync(out, 'utf8')) as { benchmarks?: Record<string, unknown> };
+  for (const [name, entry] of Object.entries(earlier.benchmarks ?? {})) {
+    const mine = summary.benchmarks as Record<string, unknown>;
+    if (!(name in mine)) mine[name] = entry;
+  }
+}
 writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
 console.log(`\n| benchmark | status | seconds | results |\n|---|---|---|---|\n${rows.join('\n')}`);
 if (targets.length > 0) {

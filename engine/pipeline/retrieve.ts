@@ -17,9 +17,10 @@ export const MIN_PER_INTEREST = 20;
  * ~250 µs unfiltered), whereas ineligible videos (viewed, served, hidden) are a small share of an
  * interest's neighbours. When the over-fetched answer leaves fewer than the quota eligible, the
  * search is repeated with the filter inside (exact, just slower), so no interest comes up short.
+ * Measured at 1M videos over 1,262 interest searches: 1.1 + 8 needed that second search once.
  */
-export const OVERFETCH = 1.25;
-export const OVERFETCH_MIN = 16;
+export const OVERFETCH = 1.1;
+export const OVERFETCH_MIN = 8;
 
 /** Adds up to `budget` candidates found from the interests to `set`; returns how many were added. */
 export function retrieveByInterests(
