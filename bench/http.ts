@@ -3,7 +3,7 @@
  * the cached bundle of bench/hotpath.ts, against a bare express JSON endpoint as the reference,
  * driven with autocannon over loopback.
  *
- *   npx tsx bench/http.ts [--scale small|full] [--connections 10] [--duration 10] [--warmup 3] [--profile]
+ *   npx tsx bench/http.ts [--scale small|full] [--connections 10,50] [--duration 10] [--warmup 3] [--profile]
  *
  * The servers run in a child process (one process: the app on one port, the bare endpoint on
  * another), autocannon in this one, so the load generator does not share the server's event loop.
@@ -18,7 +18,7 @@
  * (max, p99) is sampled per run; `--profile` also takes a CPU profile of the server during each
  * measured app run and prints the functions with the most self time.
  *
- * Prints a markdown table and writes bench/results/http-<YYYY-MM-DD>.json.
+ * Prints a markdown table and writes bench/results/http-<scale>-<YYYY-MM-DD>.json.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -140,6 +140,7 @@ async function routeDurations(appUrl: string): Promise<Map<string, [number, numb
 
 interface Row {
   name: string;
+  connections: number;
   reqPerSec: number;
   latencyMs: { p50: number; p90: number; p99: number; mean: number; max: number };
   requests: number;
@@ -156,13 +157,16 @@ interface Row {
 }
 
 async function drive(argv: string[]): Promise<void> {
-  const scale = scaleOf(argv, 'http');
-  const connections = Number(argOf(argv, 'connections') ?? 10);
+  const scale = scaleOf(argv);
+  const connectionCounts = (argOf(argv, 'connections') ?? '10,50').split(',').map(Number);
   const duration = Number(argOf(argv, 'duration') ?? 10);
   const warmup = Number(argOf(argv, 'warmup') ?? 3);
   const profile = argv.includes('--profile');
-  for (const [n, v] of [['connections', connections], ['duration', duration], ['warmup', warmup]] as const) {
+  for (const [n, v] of [['duration', duration], ['warmup', warmup]] as const) {
     if (!Number.isFinite(v) || v <= 0 || v > 60) throw new Error(`--${n} must be in (0, 60]`);
+  }
+  for (const c of connectionCounts) {
+    if (!Number.isSafeInteger(c) || c < 1 || c > 1000) throw new Error(`--connections: each count must be an integer in [1, 1000], got ${c}`);
   }
   const { bundleDir, builtSeconds } = await ensureBundle(scale);
 
@@ -214,6 +218,8 @@ async function drive(argv: string[]): Promise<void> {
     const stats = async () =>
       (await (await fetch(`${ready.bareUrl}/stats`)).json()) as { cpu: { user: number; system: number }; rss: number; lagMaxMs: number; lagP99Ms: number };
     const rows: Row[] = [];
+    for (const connections of connectionCounts) {
+    const bareRow = rows.length;
     for (const s of scenarios) {
       // Sanity: one request of the scenario must succeed before it is measured.
       const probe = s.requests[s.requests.length - 1];
@@ -245,7 +251,8 @@ async function drive(argv: string[]): Promise<void> {
       const done = r.requests.total;
       const rps = done / r.duration;
       rows.push({
-        name: s.name,
+        name: `${s.name}, ${connections} connections`,
+        connections,
         reqPerSec: round(rps),
         latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, mean: round(r.latency.mean, 2), max: r.latency.max },
         requests: done,
@@ -256,10 +263,11 @@ async function drive(argv: string[]): Promise<void> {
         serverCpuUsPerReq: round(cpuUs / Math.max(1, done)),
         eventLoopDelayMs: { max: round(after.lagMaxMs), p99: round(after.lagP99Ms) },
         serverMsByRoute,
-        ratioToBare: rows.length === 0 ? 1 : round(rps / rows[0].reqPerSec, 3),
+        ratioToBare: rows.length === bareRow ? 1 : round(rps / rows[bareRow].reqPerSec, 3),
         profileTopSelf: hot,
       });
-      process.stderr.write(`${s.name}: ${round(rps)} req/s\n`);
+      process.stderr.write(`${s.name}, ${connections} connections: ${round(rps)} req/s\n`);
+    }
     }
     const final = await stats();
 
@@ -272,14 +280,14 @@ async function drive(argv: string[]): Promise<void> {
       loadAverage1m: round(os.loadavg()[0], 2),
       scale,
       world: { ...SCALES[scale], usersWithHistory: ready.users.length, bundleBuiltSeconds: builtSeconds === null ? null : round(builtSeconds) },
-      settings: { connections, durationSeconds: duration, warmupSeconds: warmup, pipelining: 1, shedding: SHED, logging: 'silent', eventsPerBatch: 10, serversIn: 'one child process (app and bare endpoint); autocannon in the parent' },
+      settings: { connections: connectionCounts, durationSeconds: duration, warmupSeconds: warmup, pipelining: 1, shedding: SHED, logging: 'silent', eventsPerBatch: 10, serversIn: 'one child process (app and bare endpoint); autocannon in the parent' },
       server: { engineOpenMs: ready.openMs, rssAfterOpenMiB: ready.rssMiB, rssAtEndMiB: round(final.rss / (1 << 20)), eventsPosted: eventSeq },
       scenarios: rows,
     };
     const lat = (r: Row) => `${r.latencyMs.p50} / ${r.latencyMs.p90} / ${r.latencyMs.p99}`;
     console.log(
       `\nload shedding disabled for the measurement (maxInFlight ${SHED.maxInFlight}, maxEventLoopLagMs ${SHED.maxEventLoopLagMs}); ` +
-        `${connections} connections, ${duration} s after a ${warmup} s warm-up; engine opened in ${ready.openMs} ms, server RSS ${ready.rssMiB} → ${result.server.rssAtEndMiB} MiB\n`,
+        `${connectionCounts.join(' and ')} connections, ${duration} s after a ${warmup} s warm-up; engine opened in ${ready.openMs} ms, server RSS ${ready.rssMiB} → ${result.server.rssAtEndMiB} MiB\n`,
     );
     console.log('| scenario | req/s | latency p50 / p90 / p99 (ms) | errors / timeouts / non-2xx | server CPU µs/req | loop delay max / p99 (ms) | bytes/resp | vs bare |');
     console.log('|---|---|---|---|---|---|---|---|');
@@ -299,7 +307,7 @@ async function drive(argv: string[]): Promise<void> {
       for (const h of r.profileTopSelf) console.log(`| ${h.fn} | ${h.selfPct} |`);
     }
     mkdirSync(RESULTS_DIR, { recursive: true });
-    const file = join(RESULTS_DIR, `http-${today()}.json`);
+    const file = join(RESULTS_DIR, `http-${scale}-${today()}.json`);
     writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
     console.log(`\nwrote ${file}`);
   } finally {

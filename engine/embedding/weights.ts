@@ -107,8 +107,12 @@ export class VideoTowerWeights implements VideoTowerShape {
     return buf;
   }
 
-  /** Reads {@link serialize}'s output; throws a descriptive Error on anything malformed. */
-  static deserialize(data: Uint8Array): VideoTowerWeights {
+  /**
+   * Reads {@link serialize}'s output; throws a descriptive Error on anything malformed. With
+   * `contentOnly`, the per-video id table is checked but not kept (numVideos becomes 0): serving
+   * embeds only new videos, from content, and at a million videos that table is 256 MB.
+   */
+  static deserialize(data: Uint8Array, options: { contentOnly?: boolean } = {}): VideoTowerWeights {
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const fail = (why: string): never => {
       throw new Error(`video tower weights: ${why}`);
@@ -145,6 +149,13 @@ export class VideoTowerWeights implements VideoTowerShape {
       off += 4 * n;
       return out;
     };
+    if (options.contentOnly) {
+      off += 4 * numVideos * dim;
+      return new VideoTowerWeights(
+        { ...shape, numVideos: 0 },
+        { tagEmb: take(tagBuckets), creatorEmb: take(creatorBuckets), soundEmb: take(soundBuckets), outsideW: take(outsideDim) },
+      );
+    }
     return new VideoTowerWeights(shape, {
       idEmb: take(numVideos),
       tagEmb: take(tagBuckets),

@@ -41,6 +41,45 @@ function dotRow(s: Interests, row: number, v: Float32Array, vOff: number): numbe
   return acc;
 }
 
+/**
+ * out[r] = ⟨interest r, v[vOff ..]⟩ for every live interest r (the same sequential sums as
+ * dotRow), in one pass over v for up to four interests: the candidate's vector, a random row of a
+ * large catalogue, is read once instead of once per interest. Returns the count.
+ */
+export function similaritiesTo(s: Interests, v: Float32Array, vOff: number, out: Float64Array): number {
+  const { dim, vectors, count } = s;
+  if (count === 1 || count > 4 || (count > 2 && vectors.length < 4 * dim)) {
+    for (let r = 0; r < count; r++) out[r] = dotRow(s, r, v, vOff);
+    return count;
+  }
+  if (count === 0) return 0;
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  const o1 = dim, o2 = 2 * dim, o3 = 3 * dim;
+  if (count === 2) {
+    for (let d = 0; d < dim; d++) {
+      const x = v[vOff + d];
+      a0 += vectors[d] * x;
+      a1 += vectors[o1 + d] * x;
+    }
+  } else {
+    // Three or four live rows: a fourth row past count is stale or zero and is not reported.
+    for (let d = 0; d < dim; d++) {
+      const x = v[vOff + d];
+      a0 += vectors[d] * x;
+      a1 += vectors[o1 + d] * x;
+      a2 += vectors[o2 + d] * x;
+      a3 += vectors[o3 + d] * x;
+    }
+  }
+  out[0] = a0;
+  out[1] = a1;
+  out[2] = a2;
+  out[3] = a3;
+  return count;
+}
+
+const simScratch = new Float64Array(64);
+
 function normalizeRow(s: Interests, row: number): void {
   const { dim, vectors } = s;
   const off = row * dim;
@@ -67,8 +106,10 @@ export function decayTo(s: Interests, ts: number, halfLifeMs: number = interestC
 export function nearestInterest(s: Interests, v: Float32Array, vOff = 0): { index: number; similarity: number } {
   let best = -1;
   let bestSim = -Infinity;
+  const sims = simScratch;
+  similaritiesTo(s, v, vOff, sims);
   for (let i = 0; i < s.count; i++) {
-    const sim = dotRow(s, i, v, vOff);
+    const sim = sims[i];
     if (sim > bestSim) {
       bestSim = sim;
       best = i;
@@ -154,8 +195,10 @@ export function interestSimilarities(s: Interests, v: Float32Array, vOff: number
   let acc = 0;
   let heaviest = 0;
   let top = 0;
+  const sims = simScratch;
+  similaritiesTo(s, v, vOff, sims);
   for (let i = 0; i < s.count; i++) {
-    const sim = dotRow(s, i, v, vOff);
+    const sim = sims[i];
     if (sim > max) max = sim;
     const w = s.weights[i];
     acc += w * sim;

@@ -15,11 +15,9 @@ import type { CandidateSet } from './candidates.js';
 export class RankScratch {
   readonly user = new Float32Array(N_USER);
   readonly userPart: Float32Array;
-  readonly hidden: Float32Array;
   pair: Float32Array;
   constructor(hidden: number, capacity: number) {
     this.userPart = new Float32Array(hidden);
-    this.hidden = new Float32Array(hidden);
     this.pair = new Float32Array(capacity * N_PAIR);
   }
 }
@@ -80,5 +78,5 @@ export function rankCandidates(
   userPart(ranker, scratch.user, scratch.userPart);
   const mass = tagMass(p);
   for (let i = 0; i < m; i++) pairFeatures(p, mass, cat, set.video[i], ts, scratch.pair, i * N_PAIR);
-  scoreCandidates(ranker, scratch.userPart, videoParts, set.video, scratch.pair, m, scratch.hidden, set.score);
+  scoreCandidates(ranker, scratch.userPart, videoParts, set.video, scratch.pair, m, set.score);
 }

@@ -10,6 +10,18 @@ import type { CandidateSet } from './candidates.js';
 /** Fewest candidates any live interest may ask for. */
 export const MIN_PER_INTEREST = 20;
 
+/**
+ * Over-fetch of the unfiltered search: ask for quota × OVERFETCH + OVERFETCH_MIN and filter the
+ * answer here. A filter inside the search costs a call from native code into JS for every node
+ * the search visits (thousands per query; measured at 100k videos: ~880 µs per filtered search vs
+ * ~250 µs unfiltered), whereas ineligible videos (viewed, served, hidden) are a small share of an
+ * interest's neighbours. When the over-fetched answer leaves fewer than the quota eligible, the
+ * search is repeated with the filter inside (exact, just slower), so no interest comes up short.
+ * Measured at 1M videos over 1,262 interest searches: 1.1 + 8 needed that second search once.
+ */
+export const OVERFETCH = 1.1;
+export const OVERFETCH_MIN = 8;
+
 /** Adds up to `budget` candidates found from the interests to `set`; returns how many were added. */
 export function retrieveByInterests(
   index: AnnIndex,
@@ -28,8 +40,24 @@ export function retrieveByInterests(
   for (let j = 0; j < n; j++) {
     const share = wsum > 0 ? interests.weights[j] / wsum : 1 / n;
     const quota = Math.max(MIN_PER_INTEREST, Math.round(budget * share));
-    const res = index.search(interests.vectors.subarray(j * dim, (j + 1) * dim), quota, filter);
-    for (let i = 0; i < res.count; i++) set.add(res.labels[i], source, res.scores[i], j);
+    const query = interests.vectors.subarray(j * dim, (j + 1) * dim);
+    if (filter === undefined) {
+      const res = index.search(query, quota);
+      for (let i = 0; i < res.count; i++) set.add(res.labels[i], source, res.scores[i], j);
+      continue;
+    }
+    const ask = Math.ceil(quota * OVERFETCH) + OVERFETCH_MIN;
+    let res = index.search(query, ask);
+    let kept = 0;
+    for (let i = 0; i < res.count; i++) if (filter(res.labels[i])) kept++;
+    // Short, and the index had more to give: search again with the filter inside.
+    if (kept < quota && res.count === ask) res = index.search(query, quota, filter);
+    kept = 0;
+    for (let i = 0; i < res.count && kept < quota; i++) {
+      if (!filter(res.labels[i])) continue;
+      set.add(res.labels[i], source, res.scores[i], j);
+      kept++;
+    }
   }
   return set.count - before;
 }

@@ -12,7 +12,11 @@ import { N_FEATURES, N_PAIR, N_USER, N_VIDEO } from '../features/features.js';
 
 export const HEADS = ['longView', 'like', 'share', 'skip'] as const;
 export type Head = (typeof HEADS)[number];
-export const N_HEADS = HEADS.length;
+/** Four: scoreCandidates unrolls its head loop for exactly this many. */
+export const N_HEADS = 4;
+if (HEADS.length !== N_HEADS) throw new Error('ranker heads and N_HEADS disagree');
+// scoreCandidates unrolls the pair features too.
+if (N_PAIR !== 7) throw new Error(`scoreCandidates is written for 7 pair features, the feature spec has ${N_PAIR}`);
 
 export interface RankerWeights {
   readonly featureSpecHash: string;
@@ -104,7 +108,7 @@ const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 /**
  * Scores m candidates: for candidate i, video part row videoParts[vRow[i]·H ..], pair features
  * pair[i·N_PAIR ..]. Writes the combined score to scores[i] and, when `heads` is given, the four
- * probabilities to heads[i·N_HEADS ..]. `hidden` is a scratch of length H. Pure, allocation-free.
+ * probabilities to heads[i·N_HEADS ..]. Pure, allocation-free.
  */
 export function scoreCandidates(
   w: RankerWeights,
@@ -113,34 +117,43 @@ export function scoreCandidates(
   vRow: Int32Array,
   pair: Float32Array,
   m: number,
-  hidden: Float32Array,
   scores: Float32Array,
   heads?: Float32Array,
 ): void {
   const H = w.hidden;
   const { w1, w2, b2, headWeights } = w;
-  const pairBase = PAIR_ROWS * H;
+  // One fused pass per candidate: each hidden unit is summed in a register (user part + video
+  // part + the 7 pair terms), ReLU'd and added straight into the four head accumulators; the
+  // pair features are read once into locals. No store to a hidden vector: measured 2x faster
+  // than a pass per feature over a hidden array (300 candidates, H = 32: 110 vs 215 µs).
+  const p0 = PAIR_ROWS * H, p1 = p0 + H, p2 = p1 + H, p3 = p2 + H, p4 = p3 + H, p5 = p4 + H, p6 = p5 + H;
+  const b20 = b2[0], b21 = b2[1], b22 = b2[2], b23 = b2[3];
+  const hw0 = headWeights[0], hw1 = headWeights[1], hw2 = headWeights[2], hw3 = headWeights[3];
   for (let i = 0; i < m; i++) {
     const vOff = vRow[i] * H;
-    for (let j = 0; j < H; j++) hidden[j] = user[j] + videoParts[vOff + j];
     const pOff = i * N_PAIR;
-    for (let f = 0; f < N_PAIR; f++) {
-      const x = pair[pOff + f];
-      if (x === 0) continue;
-      const row = pairBase + f * H;
-      for (let j = 0; j < H; j++) hidden[j] += w1[row + j] * x;
+    const x0 = pair[pOff], x1 = pair[pOff + 1], x2 = pair[pOff + 2], x3 = pair[pOff + 3];
+    const x4 = pair[pOff + 4], x5 = pair[pOff + 5], x6 = pair[pOff + 6];
+    let z0 = b20, z1 = b21, z2 = b22, z3 = b23;
+    for (let j = 0, o = 0; j < H; j++, o += 4) {
+      const a =
+        user[j] + videoParts[vOff + j] +
+        x0 * w1[p0 + j] + x1 * w1[p1 + j] + x2 * w1[p2 + j] + x3 * w1[p3 + j] +
+        x4 * w1[p4 + j] + x5 * w1[p5 + j] + x6 * w1[p6 + j];
+      if (a <= 0) continue;
+      z0 += a * w2[o];
+      z1 += a * w2[o + 1];
+      z2 += a * w2[o + 2];
+      z3 += a * w2[o + 3];
     }
-    let score = 0;
-    for (let h = 0; h < N_HEADS; h++) {
-      let z = b2[h];
-      for (let j = 0; j < H; j++) {
-        const a = hidden[j];
-        if (a > 0) z += a * w2[j * N_HEADS + h];
-      }
-      const p = sigmoid(z);
-      if (heads) heads[i * N_HEADS + h] = p;
-      score += headWeights[h] * p;
+    const q0 = sigmoid(z0), q1 = sigmoid(z1), q2 = sigmoid(z2), q3 = sigmoid(z3);
+    if (heads) {
+      const hOff = i * N_HEADS;
+      heads[hOff] = q0;
+      heads[hOff + 1] = q1;
+      heads[hOff + 2] = q2;
+      heads[hOff + 3] = q3;
     }
-    scores[i] = score;
+    scores[i] = hw0 * q0 + hw1 * q1 + hw2 * q2 + hw3 * q3;
   }
 }

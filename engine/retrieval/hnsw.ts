@@ -24,8 +24,11 @@
  */
 import hnswlibNode from 'hnswlib-node';
 import type { HierarchicalNSW as NativeHnsw } from 'hnswlib-node';
-import { open } from 'node:fs/promises';
-import { totalmem } from 'node:os';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { normalizeInPlace } from '../vector/kernels.js';
+import { runBuildWorker } from './build-worker.js';
 import { AnnError, type AnnIndex, type LabelFilter, type SearchResult } from './ann.js';
 import { paramInt, paramNumber, readSidecar, writeDataFile, writeSidecar } from './persist.js';
 import {
@@ -269,6 +272,36 @@ export class HnswIndex implements AnnIndex {
     };
     const entry = await writeDataFile(path, (tmp) => this.native.writeIndexSync(tmp));
     await writeSidecar(path, { kind: this.kind, dim: this.dim, size, params, files: [entry] });
+  }
+
+  /**
+   * Builds an index of labels.length rows (row-major, labels.length × dim) on a worker thread,
+   * so that the calling thread can do other work meanwhile (a second core); resolves to the same
+   * index an addBatch of the rows would give (labels must be distinct). Input is validated and
+   * normalised here; the worker only drives hnswlib and writes a temporary file read back here.
+   */
+  static async buildInWorker(labels: ArrayLike<number>, matrix: Float32Array, dim: number, options: HnswOptions = {}): Promise<HnswIndex> {
+    checkDim(dim);
+    const ls = checkBatch(labels, matrix, dim);
+    const proto = new HnswIndex(dim, { ...options, initialCapacity: 1 });
+    const n = ls.length;
+    if (new Set(Array.from(ls)).size !== n) throw new AnnError('argument', 'buildInWorker: labels must be distinct');
+    const shared = {
+      labels: new Int32Array(new SharedArrayBuffer(n * 4)),
+      vectors: new Float32Array(new SharedArrayBuffer(n * dim * 4)),
+    };
+    shared.labels.set(ls);
+    shared.vectors.set(matrix.subarray(0, n * dim));
+    for (let r = 0; r < n; r++) normalizeInPlace(shared.vectors, r * dim, dim);
+    const dir = await mkdtemp(join(tmpdir(), 'feedrank-hnsw-'));
+    try {
+      const out = join(dir, 'index.hnsw');
+      const job = { dim, M: proto.M, efConstruction: proto.efConstruction, seed: proto.seed, capacity: Math.max(1, n), ...shared, out };
+      await runBuildWorker(job, n);
+      return await HnswIndex.fromFile(out, dim, n, { M: proto.M, efConstruction: proto.efConstruction, efSearch: proto.ef, efPerK: proto.perK, seed: proto.seed });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /**

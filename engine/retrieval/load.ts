@@ -1,6 +1,7 @@
 /**
  * Loads any saved AnnIndex by the `kind` in its sidecar, so a serving process needs only a path.
  */
+import { retrievalConfig } from '../config.js';
 import { AnnError, type AnnIndex } from './ann.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
@@ -21,4 +22,10 @@ export async function loadIndex(path: string): Promise<AnnIndex> {
     default:
       throw new AnnError('corrupt', `index ${path} has unknown kind '${meta.kind}'`);
   }
+}
+
+/** Sets an index's search width for serving ({@link retrievalConfig}); other kinds are left as they are. */
+export function tuneForServing(index: AnnIndex): AnnIndex {
+  if (index instanceof HnswIndex) index.efPerK = retrievalConfig.servingEfPerK;
+  return index;
 }

@@ -19,13 +19,13 @@
  * only where cores are actually idle and full rebuilds are frequent; hnswlib-node offers no way
  * to merge shard graphs or to add points from several threads into one graph.
  */
-import { Worker } from 'node:worker_threads';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, basename } from 'node:path';
 import { TopK } from '../vector/topk.js';
 import { normalizeInPlace } from '../vector/kernels.js';
 import { AnnError, type AnnIndex, type LabelFilter, type SearchResult } from './ann.js';
+import { runBuildWorker as runWorker } from './build-worker.js';
 import { HNSW_DEFAULTS, HnswIndex, type HnswOptions } from './hnsw.js';
 import { paramInt, paramNumber, readSidecar, readSidecarMeta, writeSidecar, type FileEntry } from './persist.js';
 import { checkBatch, checkDim, checkFilter, checkLabel, checkVector, clampK, emptyResult, intOption } from './validate.js';
@@ -263,34 +263,4 @@ export class ShardedIndex implements AnnIndex {
   private assertMutable(): void {
     if (this.depth > 0) throw new AnnError('busy', 'cannot modify an index from inside its own search filter');
   }
-}
-
-interface BuildJob {
-  dim: number;
-  M: number;
-  efConstruction: number;
-  seed: number;
-  capacity: number;
-  labels: Int32Array;
-  vectors: Float32Array;
-  out: string;
-}
-
-function runWorker(workerData: BuildJob, expected: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./hnsw-build-worker.mjs', import.meta.url), { workerData });
-    let done = false;
-    worker.once('message', (msg: { count: number }) => {
-      done = true;
-      if (msg.count !== expected) reject(new AnnError('corrupt', `shard worker built ${msg.count} items, expected ${expected}`));
-      else resolve();
-    });
-    worker.once('error', (err) => {
-      done = true;
-      reject(new AnnError('capacity', `shard build worker failed: ${err.message}`, { cause: err }));
-    });
-    worker.once('exit', (code) => {
-      if (!done) reject(new AnnError('capacity', `shard build worker exited with code ${code}`));
-    });
-  });
 }

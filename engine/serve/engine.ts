@@ -31,7 +31,7 @@ import { RequestContext, type ServingWorld } from '../pipeline/context.js';
 import { TopK } from '../vector/topk.js';
 import { precomputeVideoParts, refreshVideoPart } from '../pipeline/rank.js';
 import { runPipeline } from '../pipeline/run.js';
-import { loadIndex } from '../retrieval/load.js';
+import { loadIndex, tuneForServing } from '../retrieval/load.js';
 import type { EventRecord, UserRecord, VideoRecord } from '../schema/records.js';
 import { notInterestedConfig } from '../config.js';
 import { EmbeddedUserStore } from '../store/embedded-user-store.js';
@@ -216,9 +216,9 @@ export class Engine implements FeedEngine {
   ): Promise<{ world: World; eventIds: EventIdSet }> {
     const t0 = performance.now();
     const ds = bundle.dataset;
-    const tower = VideoTowerWeights.deserialize(bundle.tower);
+    const tower = VideoTowerWeights.deserialize(bundle.tower, { contentOnly: true });
     if (tower.dim !== bundle.dim) throw new Error(`bundle ${bundle.dir}: tower dim ${tower.dim} differs from embeddingDim ${bundle.dim}`);
-    const index = await loadIndex(bundle.indexPath);
+    const index = tuneForServing(await loadIndex(bundle.indexPath));
     if (index.dim !== bundle.dim || index.size !== ds.videos.ids.size) {
       throw new Error(`bundle ${bundle.dir}: index holds ${index.size}×${index.dim}, expected ${ds.videos.ids.size}×${bundle.dim}`);
     }
@@ -226,7 +226,8 @@ export class Engine implements FeedEngine {
     const stats = new EngagementStats(catalog.size, ds.creators.size, ds.sounds.size);
     const users = new Map<string, UserState>();
     const world: World = {
-      bundle,
+      // The raw tower file is not kept (deserialised above; 290 MB at a million videos).
+      bundle: { ...bundle, tower: Buffer.alloc(0) },
       tower,
       catalog,
       videoIds: ds.videos.ids,
@@ -804,7 +805,14 @@ function refresh(world: World, full = false): void {
   const n = world.catalog.size;
   const st = world.stats;
   const top = new TopK(Math.min(TRENDING_SIZE, Math.max(1, n)));
-  for (let v = 0; v < n; v++) top.push(v, decayed(st.fastViews[v], st.videoTs[v], now, statsConfig.fastHalfLifeMs));
+  // A decayed count is never above the raw count, so a video whose raw count is already below the
+  // heap's threshold cannot enter: skipping its exp keeps this pass to a compare per video (the
+  // same list; at a million videos the pass would otherwise stall the event loop for tens of ms).
+  const fast = st.fastViews;
+  for (let v = 0; v < n; v++) {
+    if (Math.fround(fast[v]) < top.threshold()) continue;
+    top.push(v, decayed(fast[v], st.videoTs[v], now, statsConfig.fastHalfLifeMs));
+  }
   const ids = new Int32Array(top.size);
   const scores = new Float32Array(top.size);
   const m = top.drainSorted(ids, scores);

@@ -61,3 +61,19 @@ describe('VideoTowerWeights serialisation', () => {
     expect(crc32(new Uint8Array(0))).toBe(0);
   });
 });
+
+describe('VideoTowerWeights content-only read (serving)', () => {
+  it('drops the id table, keeps the content tables, and embeds content exactly as the full tower', async () => {
+    const { embedVideoContent } = await import('../../engine/embedding/forward.js');
+    const w = sample();
+    const c = VideoTowerWeights.deserialize(w.serialize(), { contentOnly: true });
+    expect(c.numVideos).toBe(0);
+    expect(c.idEmb.length).toBe(0);
+    for (const k of ['tagEmb', 'creatorEmb', 'soundEmb', 'outsideW'] as const) expect(Array.from(c[k])).toEqual(Array.from(w[k]));
+    const content = { tags: ['a', 'b'], creatorId: 'c1', soundId: 's', embedding: [0.5, -1, 2] };
+    expect(Array.from(embedVideoContent(c, content))).toEqual(Array.from(embedVideoContent(w, content)));
+    const bad = w.serialize();
+    bad[bad.length - 1] ^= 1;
+    expect(() => VideoTowerWeights.deserialize(bad, { contentOnly: true })).toThrow(/checksum/);
+  });
+});

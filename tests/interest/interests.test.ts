@@ -63,3 +63,27 @@ describe('multi-interest state', () => {
     }
   });
 });
+
+describe('similaritiesTo', () => {
+  it('gives, for 0-4 interests (and more rows than four), the same sums as one dot per interest', async () => {
+    const { similaritiesTo } = await import('../../engine/interest/interests.js');
+    const dim = 7;
+    let seed = 3;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const v = Float32Array.from({ length: 5 * dim }, rnd);
+    for (const max of [1, 4, 6]) {
+      for (let count = 0; count <= max; count++) {
+        const s = createInterests(dim, max);
+        for (let i = 0; i < s.vectors.length; i++) s.vectors[i] = rnd();
+        s.count = count;
+        const out = new Float64Array(8).fill(NaN);
+        expect(similaritiesTo(s, v, 2 * dim, out)).toBe(count);
+        for (let r = 0; r < count; r++) {
+          let acc = 0;
+          for (let d = 0; d < dim; d++) acc += s.vectors[r * dim + d] * v[2 * dim + d];
+          expect(out[r]).toBe(acc);
+        }
+      }
+    }
+  });
+});

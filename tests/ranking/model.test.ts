@@ -41,7 +41,6 @@ describe('ranker', () => {
     // Serving: one user part per row (rows here are independent users), video parts, pair features.
     const heads = new Float32Array(m * N_HEADS);
     const scores = new Float32Array(m);
-    const hidden = new Float32Array(H);
     const up = new Float32Array(H);
     const vp = new Float32Array(H);
     const pair = new Float32Array(N_PAIR);
@@ -50,7 +49,7 @@ describe('ranker', () => {
       userPart(w, x.subarray(i * N_FEATURES, i * N_FEATURES + N_USER), up);
       videoPart(w, x, i * N_FEATURES + N_USER, vp, 0);
       pair.set(x.subarray(i * N_FEATURES + N_USER + N_VIDEO, (i + 1) * N_FEATURES));
-      scoreCandidates(w, up, vp, row, pair, 1, hidden, scores.subarray(i, i + 1), heads.subarray(i * N_HEADS, (i + 1) * N_HEADS));
+      scoreCandidates(w, up, vp, row, pair, 1, scores.subarray(i, i + 1), heads.subarray(i * N_HEADS, (i + 1) * N_HEADS));
     }
     let maxDiff = 0;
     for (let i = 0; i < m * N_HEADS; i++) maxDiff = Math.max(maxDiff, Math.abs(heads[i] - probs[i]));

@@ -7,7 +7,7 @@ import { viewedFilter } from './viewed.js';
 /** The filters, in the order they run. */
 export const FILTERS: readonly Filter[] = [viewedFilter, blockedFilter, notInterestedFilter];
 
-/** True when every filter keeps v (used inside ANN searches so they return eligible videos only). */
+/** True when every filter keeps v (applied to ANN answers and source scans so they add eligible videos only). */
 export function eligible(ctx: RequestContext, world: ServingWorld, v: number): boolean {
   return viewedFilter.keep(ctx, world, v) && blockedFilter.keep(ctx, world, v) && notInterestedFilter.keep(ctx, world, v);
 }

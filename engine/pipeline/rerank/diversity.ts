@@ -26,35 +26,82 @@ export const diversityReRanker: ReRanker = {
     let min = Infinity;
     for (let i = 0; i < n; i++) min = Math.min(min, set.score[order[i]]);
     const shift = 1e-3 - Math.min(0, min);
-    const creators = new Map<number, number>();
-    const sounds = new Map<number, number>();
     // Only the head of the list can be picked; beyond a window the discount cannot reorder.
     const window = Math.min(n, picks * 4);
+    const { creator, sound } = world.catalog;
+    // Per window position: its creator, sound and how many picks so far share them (kept
+    // current as picks are made, so the scan below is array reads only: no maps, no pow).
+    const w = scratchOf(window);
+    for (let i = 0; i < window; i++) {
+      const v = set.video[order[i]];
+      w.creator[i] = creator[v];
+      w.sound[i] = sound[v];
+      w.creatorSeen[i] = 0;
+      w.soundSeen[i] = 0;
+    }
+    const discount = discountTable(picks);
     for (let pos = 0; pos < picks; pos++) {
       let best = -1;
       let bestScore = -Infinity;
       for (let i = pos; i < window; i++) {
-        const slot = order[i];
-        const v = set.video[slot];
-        let s = set.score[slot] + shift;
-        s *= repeatDiscount(creators.get(world.catalog.creator[v]) ?? 0);
-        const snd = world.catalog.sound[v];
-        if (snd >= 0) s *= repeatDiscount(sounds.get(snd) ?? 0);
+        let s = set.score[order[i]] + shift;
+        s *= discount[w.creatorSeen[i]];
+        if (w.sound[i] >= 0) s *= discount[w.soundSeen[i]];
         if (s > bestScore) {
           bestScore = s;
           best = i;
         }
       }
-      const slot = order[best];
-      order[best] = order[pos];
-      order[pos] = slot;
-      const v = set.video[slot];
-      const c = world.catalog.creator[v];
-      creators.set(c, (creators.get(c) ?? 0) + 1);
-      const snd = world.catalog.sound[v];
-      if (snd >= 0) sounds.set(snd, (sounds.get(snd) ?? 0) + 1);
-      set.score[slot] = bestScore - shift;
+      swap(w, order, best, pos);
+      const c = w.creator[pos];
+      const snd = w.sound[pos];
+      for (let i = pos + 1; i < window; i++) {
+        if (w.creator[i] === c) w.creatorSeen[i]++;
+        if (snd >= 0 && w.sound[i] === snd) w.soundSeen[i]++;
+      }
+      set.score[order[pos]] = bestScore - shift;
     }
     return n;
   },
 };
+
+interface WindowScratch {
+  creator: Int32Array;
+  sound: Int32Array;
+  creatorSeen: Int32Array;
+  soundSeen: Int32Array;
+}
+let scratch: WindowScratch = { creator: new Int32Array(0), sound: new Int32Array(0), creatorSeen: new Int32Array(0), soundSeen: new Int32Array(0) };
+
+function scratchOf(n: number): WindowScratch {
+  if (scratch.creator.length < n) {
+    const m = Math.max(n, 2 * scratch.creator.length);
+    scratch = { creator: new Int32Array(m), sound: new Int32Array(m), creatorSeen: new Int32Array(m), soundSeen: new Int32Array(m) };
+  }
+  return scratch;
+}
+
+function swap(w: WindowScratch, order: Int32Array, a: number, b: number): void {
+  if (a === b) return;
+  swapIn(order, a, b);
+  swapIn(w.creator, a, b);
+  swapIn(w.sound, a, b);
+  swapIn(w.creatorSeen, a, b);
+  swapIn(w.soundSeen, a, b);
+}
+
+function swapIn(arr: Int32Array, a: number, b: number): void {
+  const t = arr[a];
+  arr[a] = arr[b];
+  arr[b] = t;
+}
+
+/** repeatDiscount(0 .. n), computed once per size. */
+let table = new Float64Array(0);
+function discountTable(n: number): Float64Array {
+  if (table.length <= n) {
+    table = new Float64Array(Math.max(n + 1, 2 * table.length));
+    for (let i = 0; i < table.length; i++) table[i] = repeatDiscount(i);
+  }
+  return table;
+}

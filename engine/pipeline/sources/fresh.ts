@@ -1,4 +1,4 @@
-import { dot } from '../../vector/kernels.js';
+import { similaritiesTo } from '../../interest/interests.js';
 import { TopK } from '../../vector/topk.js';
 import { SOURCE, type RequestContext, type ServingWorld } from '../context.js';
 import { eligible } from '../filters/index.js';
@@ -10,6 +10,7 @@ export const FRESH_PER_REQUEST = 30;
 const top = new TopK(FRESH_PER_REQUEST);
 const ids = new Int32Array(FRESH_PER_REQUEST);
 const scores = new Float32Array(FRESH_PER_REQUEST);
+const sims = new Float64Array(64);
 
 /**
  * Recent uploads near the user's interests (the newest ones for a user with none), so that a video
@@ -21,16 +22,16 @@ export const freshSource: CandidateSource = {
   run(ctx: RequestContext, world: ServingWorld) {
     const interests = ctx.user.profile.interests;
     const { vectors, dim } = world.catalog;
+    const nInterests = interests.count;
     top.reset(FRESH_PER_REQUEST);
     const n = world.freshCount;
     for (let i = 0; i < n; i++) {
       const v = world.fresh[i];
       if (!eligible(ctx, world, v)) continue;
-      let best = interests.count === 0 ? i / Math.max(1, n) : -Infinity;
-      for (let j = 0; j < interests.count; j++) {
-        const s = dot(interests.vectors, j * dim, vectors, v * dim, dim);
-        if (s > best) best = s;
-      }
+      let best = nInterests === 0 ? i / Math.max(1, n) : -Infinity;
+      // All interests in one pass over the video's vector.
+      similaritiesTo(interests, vectors, v * dim, sims);
+      for (let j = 0; j < nInterests; j++) if (sims[j] > best) best = sims[j];
       top.push(v, best);
     }
     const m = top.drainSorted(ids, scores);

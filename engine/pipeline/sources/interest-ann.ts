@@ -6,7 +6,7 @@ import type { CandidateSource } from '../stage.js';
 /** Candidates retrieved per request from the user's interest vectors, shared out by interest weight. */
 export const INTEREST_BUDGET = 300;
 
-/** Each interest vector queries the HNSW index; the filters run inside the search so results are eligible. */
+/** Each interest vector queries the HNSW index (over-fetching; see retrieve.ts); only eligible videos are added. */
 export const interestAnnSource: CandidateSource = {
   name: 'interest_ann',
   id: SOURCE.interestAnn,
