@@ -53,7 +53,7 @@ export async function startServer(opts: StartOptions): Promise<ServerProc> {
   live.add(child);
   const lines: string[] = [];
   const keep = (chunk: string) => {
-    for (const l of chunk.split('\n')) if (l) lines.push(l.length > 600 ? `${l.slice(0, 600)}…` : l);
+    for (const l of chunk.split('\n')) if (l) lines.push(l.length > 4000 ? `${l.slice(0, 4000)}…` : l);
     if (lines.length > 400) lines.splice(0, lines.length - 400);
   };
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
