@@ -23,6 +23,13 @@ export interface ServerConfig {
   readonly maxEventLoopLagMs: number;
   /** Engine routes are shed (503) while this many engine requests are already being handled. */
   readonly maxInFlight: number;
+  /**
+   * Requests a second allowed per client address on the engine routes and /admin (429 with
+   * Retry-After beyond it); 0 turns the limit off (the default).
+   */
+  readonly rateLimitPerSecond: number;
+  /** Requests a client may send at once after being idle (the bucket size); 0: one second's worth. */
+  readonly rateLimitBurst: number;
   /** Enables `POST /admin/reload` (Bearer token); absent: the route does not exist (404). */
   readonly adminToken?: string;
   readonly logLevel: LogLevel;
@@ -43,6 +50,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxEventLoopLagMs: 50,
   // Bounds the memory held by queued bodies (4 MiB each at most) and the queueing delay.
   maxInFlight: 256,
+  // Off: a feed API usually sits behind a gateway that knows its callers better than their IPs.
+  rateLimitPerSecond: 0,
+  rateLimitBurst: 0,
   logLevel: 'info',
   shutdownGraceMs: 10_000,
 };
@@ -93,6 +103,8 @@ const ENV = {
   FEEDRANK_BODY_LIMIT: ['bodyLimitBytes', intVar(1024, 1024 * 1024 * 1024)],
   FEEDRANK_MAX_LAG_MS: ['maxEventLoopLagMs', intVar(1, 60_000)],
   FEEDRANK_MAX_IN_FLIGHT: ['maxInFlight', intVar(1, 1_000_000)],
+  FEEDRANK_RATE_LIMIT: ['rateLimitPerSecond', intVar(0, 1_000_000)],
+  FEEDRANK_RATE_BURST: ['rateLimitBurst', intVar(1, 10_000_000)],
   FEEDRANK_ADMIN_TOKEN: [
     'adminToken',
     // A short token can be guessed; the route is powerful enough (reload) to ask for 16 chars.
@@ -123,5 +135,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     }
     out[key] = parsed.data;
   }
-  return out as unknown as ServerConfig;
+  const config = out as unknown as ServerConfig;
+  if (config.rateLimitBurst > 0 && config.rateLimitPerSecond === 0) {
+    throw new ConfigError('FEEDRANK_RATE_BURST', 'FEEDRANK_RATE_BURST is set but FEEDRANK_RATE_LIMIT is not: set the rate too (requests per second per client)');
+  }
+  return config;
 }

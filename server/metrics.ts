@@ -41,6 +41,7 @@ export class ServerMetrics {
   private readonly cacheHits: Counter<'cache'>;
   private readonly cacheMisses: Counter<'cache'>;
   private readonly shed: Counter<'reason'>;
+  private readonly rateLimited: Counter;
   private readonly loopDelay: IntervalHistogram;
   private readonly httpChildren = new Map<string, Observe>();
   private readonly stageChildren = new Map<string, Observe | null>();
@@ -87,6 +88,12 @@ export class ServerMetrics {
       name: `${prefix}requests_shed_total`,
       help: 'Requests refused with 503 overloaded, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    });
+
+    this.rateLimited = new Counter({
+      name: `${prefix}requests_rate_limited_total`,
+      help: 'Requests refused with 429 by the per-client rate limit',
       registers: [registry],
     });
 
@@ -185,6 +192,11 @@ export class ServerMetrics {
   /** A request refused by the load shedder. */
   observeShed(reason: string): void {
     this.shed.inc({ reason });
+  }
+
+  /** A request refused by the per-client rate limit. */
+  observeRateLimited(): void {
+    this.rateLimited.inc();
   }
 
   /** The Prometheus text exposition. */

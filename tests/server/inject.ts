@@ -19,6 +19,8 @@ export interface InjectOptions {
   readonly url: string;
   readonly headers?: Record<string, string>;
   readonly payload?: string | Buffer;
+  /** The client's address as the app sees it (req.socket.remoteAddress); 127.0.0.1 by default. */
+  readonly remoteAddress?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export function injector(app: (req: IncomingMessage, res: ServerResponse) => voi
     app(req, res);
   };
   return async (opts) => {
-    const res = await inject(dispatch, { method: opts.method, url: opts.url, headers: opts.headers, payload: opts.payload });
+    const res = await inject(dispatch, { method: opts.method, url: opts.url, headers: opts.headers, payload: opts.payload, remoteAddress: opts.remoteAddress });
     return { status: res.statusCode, headers: res.headers, text: res.payload };
   };
 }
