@@ -113,6 +113,8 @@ export function createApp(deps: AppDeps): FeedApp {
     inFlight: () => shedder.inFlight,
     shedLagMs: () => shedder.lagMs,
     modelVersion: () => deps.engine()?.modelVersion,
+    // The real engine tells its sizes (engine.sizes()); other FeedEngines need not.
+    sizes: () => (deps.engine() as { sizes?: () => { videos: number; users: number; indexSize: number } } | undefined)?.sizes?.(),
   });
 
   // ---- per request -------------------------------------------------------------------------

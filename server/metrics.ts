@@ -21,6 +21,8 @@ export interface RuntimeGauges {
   inFlight(): number;
   shedLagMs(): number;
   modelVersion(): string | undefined;
+  /** Sizes of the engine's live state (catalogue, users, ANN index), when the engine tells them. */
+  sizes?(): { videos: number; users: number; indexSize: number } | undefined;
 }
 
 /** Request latency buckets (s): the hot route answers in ms, bulk ingests in up to seconds. */
@@ -140,6 +142,19 @@ export class ServerMetrics {
         this.reset();
         const version = runtime()?.modelVersion();
         if (version !== undefined) this.set({ version }, 1);
+      },
+    });
+    new Gauge({
+      name: `${prefix}engine_items`,
+      help: 'Size of the engine state: videos in the catalogue, users, vectors in the ANN index',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        const s = runtime()?.sizes?.();
+        if (!s) return;
+        this.set({ kind: 'videos' }, s.videos);
+        this.set({ kind: 'users' }, s.users);
+        this.set({ kind: 'index' }, s.indexSize);
       },
     });
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });

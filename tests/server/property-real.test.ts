@@ -212,6 +212,12 @@ describe('the real engine: hostile and odd input', () => {
     const res = await fetch(`${base}/recommend?userId=u1&k=20`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { items: unknown[] }).items).toHaveLength(20);
+    // /metrics tells the engine's sizes (what the soak samples).
+    const metricsText = await (await fetch(`${base}/metrics`)).text();
+    const sizes = engine.sizes();
+    expect(metricsText).toContain(`feedrank_engine_items{kind="videos"} ${sizes.videos}\n`);
+    expect(metricsText).toContain(`feedrank_engine_items{kind="users"} ${sizes.users}\n`);
+    expect(metricsText).toContain(`feedrank_engine_items{kind="index"} ${sizes.indexSize}\n`);
     noViolations();
     // The guard saw the engine at work (otherwise "no violations" would prove nothing).
     expect(nativeCalls.searchKnn).toBeGreaterThan(RUNS.recommend);
