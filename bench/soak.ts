@@ -12,7 +12,7 @@
  * and new videos on two different schedules, sometimes neither) while reads stay steady, so the
  * amounts of data and the elapsed time are not collinear. RSS and heap are fitted by least squares as
  *     a + b·videos + c·events + d·t
- * over the samples after a warm-up: b and c are the memory cost per video and per event the data
+ * over the lowest sample of each phase after a warm-up: b and c are the memory cost per video and per event the data
  * explains; d·duration is the growth nothing in the data explains (a leak per request or per
  * second would land there). It is flagged when above max(32 MiB, 10 % of the final value).
  */
@@ -111,8 +111,20 @@ interface Fit {
   flagged: boolean;
 }
 
-/** Fits `value` on videos, events and time over `samples` (see the module comment). */
-function fitGrowth(samples: Sample[], value: (s: Sample) => number): Fit {
+/**
+ * Fits `value` on videos, events and time (see the module comment). A sample of the heap lands
+ * anywhere in a GC cycle, so the fit takes the lowest sample of each phase (the floor the heap
+ * returns to after collection), one point per phase.
+ */
+function fitGrowth(all: Sample[], value: (s: Sample) => number): Fit {
+  const floors = new Map<number, Sample>();
+  for (const s of all) {
+    const phase = Math.floor(s.t / PHASE_S);
+    const cur = floors.get(phase);
+    if (!cur || value(s) < value(cur)) floors.set(phase, s);
+  }
+  const samples = [...floors.values()];
+  if (samples.length < 5) throw new Error(`too short to fit growth: ${samples.length} phases of ${PHASE_S} s after the warm-up (run at least 3 minutes)`);
   // Scale columns to similar magnitudes for a well-conditioned solve.
   const X = samples.map((s) => [1, s.videosAdded / 1000, s.eventsAcked / 1e5, s.t / 600]);
   const y = samples.map(value);
@@ -375,8 +387,9 @@ async function main(): Promise<void> {
     clearInterval(ticker);
     while (outstanding > 0) await sleep(20);
 
-    // Growth, after a warm-up of a fifth of the run (JIT, caches, allocator settling).
-    const steady = samples.slice(Math.floor(samples.length / 5));
+    // Growth, after a warm-up (JIT, caches, allocator settling): a tenth of the run, at least a phase.
+    const warmupS = Math.max(PHASE_S, (opts.minutes * 60) / 10);
+    const steady = samples.filter((s) => s.t >= warmupS);
     const rss = fitGrowth(steady, (s) => s.rssMiB);
     const heap = fitGrowth(steady, (s) => s.heapUsedMiB);
     const summary = {

@@ -493,7 +493,7 @@ export function createApp(deps: AppDeps): FeedApp {
         `x-request-id: ${randomUUID()}`,
         ...headers.map(([name, value]) => `${name}: ${value}`),
       ];
-      metrics.observeRequest('unmatched', '', status, 0);
+      metrics.observeRequest('unparsed', 'unknown', status, 0);
       socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
     },
   }) as FeedApp;
