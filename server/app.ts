@@ -12,7 +12,8 @@
  * and a debug log line only when debug is enabled (no child logger per request).
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parse as parseQueryString, type ParsedUrlQuery } from 'node:querystring';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
@@ -33,6 +34,7 @@ import type { ServerConfig } from './config.js';
 import { EngineError, badRequest, notFound, toHttpError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import { securityHeaders } from './security.js';
+import { RateLimiter, clientKey } from './ratelimit.js';
 import { LoadShedder, type ShedReason } from './shed.js';
 
 export interface AppDeps {
@@ -55,6 +57,12 @@ export type FeedApp = Express & {
   drain(): void;
   /** Stops the app's timers (the lag sampler, if the app made it). */
   close(): void;
+  /**
+   * The answer to a request node's HTTP parser refused before the app saw it (malformed request
+   * line or headers, headers over the size limit, too slow): the contract's error body and the
+   * security headers, as for every other answer. Wire it with `server.on('clientError', app.clientError)`.
+   */
+  clientError(err: NodeJS.ErrnoException, socket: Duplex): void;
 };
 
 type Req = IncomingMessage & { params?: Record<string, string | string[]>; originalUrl?: string };
@@ -92,6 +100,10 @@ export function createApp(deps: AppDeps): FeedApp {
     deps.shedder ?? new LoadShedder({ maxInFlight: config.maxInFlight, maxLagMs: config.maxEventLoopLagMs });
   const headers = securityHeaders();
   const limit = config.bodyLimitBytes;
+  const limiter =
+    config.rateLimitPerSecond > 0
+      ? new RateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst || config.rateLimitPerSecond })
+      : undefined;
   let draining = false;
   let shedSince = 0;
   let shedCount = 0;
@@ -101,6 +113,8 @@ export function createApp(deps: AppDeps): FeedApp {
     inFlight: () => shedder.inFlight,
     shedLagMs: () => shedder.lagMs,
     modelVersion: () => deps.engine()?.modelVersion,
+    // The real engine tells its sizes (engine.sizes()); other FeedEngines need not.
+    sizes: () => (deps.engine() as { sizes?: () => { videos: number; users: number; indexSize: number } } | undefined)?.sizes?.(),
   });
 
   // ---- per request -------------------------------------------------------------------------
@@ -180,6 +194,21 @@ export function createApp(deps: AppDeps): FeedApp {
     send(res, 503, JSON.stringify({ error: { code: 'overloaded', message } }));
   }
 
+  /**
+   * True (and the 429 sent) when the client's rate limit refuses this request. The limit covers
+   * the engine routes and /admin, not the probes and /metrics of the operations routes.
+   */
+  function rateLimited(req: Req, res: Res): boolean {
+    if (!limiter) return false;
+    const wait = limiter.take(clientKey(req.socket?.remoteAddress));
+    if (wait === 0) return false;
+    metrics.observeRateLimited();
+    res.setHeader('retry-after', String(wait));
+    const message = `too many requests from this client (limit: ${limiter.perSecond} per second, bursts of ${limiter.burst}); retry after ${wait} s`;
+    send(res, 429, JSON.stringify({ error: { code: 'rate_limited', message } }));
+    return true;
+  }
+
   const notReady = () => new EngineError(503, 'not_ready', 'no model bundle is loaded yet; retry later');
 
   function requireEngine(): FeedEngine {
@@ -229,6 +258,7 @@ export function createApp(deps: AppDeps): FeedApp {
     return (req, res) => {
       const ctx = ctxOf(res);
       ctx.route = route;
+      if (rateLimited(req, res)) return;
       const reason = shedder.check();
       if (reason) return shed(res, reason);
       if (!deps.engine()) return sendError(res, notReady());
@@ -339,6 +369,7 @@ export function createApp(deps: AppDeps): FeedApp {
     const admin = deps.admin;
     const expected = createHash('sha256').update(config.adminToken).digest();
     adminReload = opsRoute('/admin/reload', (req, res) => {
+      if (rateLimited(req, res)) return;
       const auth = req.headers.authorization ?? '';
       const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(auth);
       // Equal-length digests, so timingSafeEqual neither throws nor leaks the token's length.
@@ -445,6 +476,27 @@ export function createApp(deps: AppDeps): FeedApp {
     },
     close() {
       if (ownShedder) shedder.stop();
+    },
+    clientError(err: NodeJS.ErrnoException, socket: Duplex) {
+      // A reset socket cannot be answered; node's own handler is replaced, so close it here.
+      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const [status, code, message] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'headers_too_large', 'request headers are too large']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'request_timeout', 'the request was not received in time']
+            : [400, 'invalid_request', 'malformed HTTP request'];
+      const body = JSON.stringify({ error: { code, message } });
+      const head = [
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+        `content-type: ${JSON_TYPE}`,
+        `content-length: ${Buffer.byteLength(body)}`,
+        'connection: close',
+        `x-request-id: ${randomUUID()}`,
+        ...headers.map(([name, value]) => `${name}: ${value}`),
+      ];
+      metrics.observeRequest('unparsed', 'unknown', status, 0);
+      socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
     },
   }) as FeedApp;
 }

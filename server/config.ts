@@ -26,6 +26,13 @@ export interface ServerConfig {
   readonly maxEventLoopLagMs: number;
   /** Engine routes are shed (503) while this many engine requests are already being handled. */
   readonly maxInFlight: number;
+  /**
+   * Requests a second allowed per client address on the engine routes and /admin (429 with
+   * Retry-After beyond it); 0 turns the limit off (the default).
+   */
+  readonly rateLimitPerSecond: number;
+  /** Requests a client may send at once after being idle (the bucket size); 0: one second's worth. */
+  readonly rateLimitBurst: number;
   /** Enables `POST /admin/reload` (Bearer token); absent: the route does not exist (404). */
   readonly adminToken?: string;
   readonly logLevel: LogLevel;
@@ -47,6 +54,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxEventLoopLagMs: 50,
   // Bounds the memory held by queued bodies (4 MiB each at most) and the queueing delay.
   maxInFlight: 256,
+  // Off: a feed API usually sits behind a gateway that knows its callers better than their IPs.
+  rateLimitPerSecond: 0,
+  rateLimitBurst: 0,
   logLevel: 'info',
   shutdownGraceMs: 10_000,
 };
@@ -115,6 +125,8 @@ const ENV = {
   FEEDRANK_BODY_LIMIT: ['bodyLimitBytes', intVar(1024, 1024 * 1024 * 1024)],
   FEEDRANK_MAX_LAG_MS: ['maxEventLoopLagMs', intVar(1, 60_000)],
   FEEDRANK_MAX_IN_FLIGHT: ['maxInFlight', intVar(1, 1_000_000)],
+  FEEDRANK_RATE_LIMIT: ['rateLimitPerSecond', intVar(0, 1_000_000)],
+  FEEDRANK_RATE_BURST: ['rateLimitBurst', intVar(1, 10_000_000)],
   FEEDRANK_ADMIN_TOKEN: [
     'adminToken',
     // A short token can be guessed; the route is powerful enough (reload) to ask for 16 chars.
@@ -152,6 +164,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       `FEEDRANK_WORKERS=${env.FEEDRANK_WORKERS} asks for ${config.workers} worker processes, but the embedded store (FEEDRANK_STORE=memory) ` +
         'cannot be shared between processes: each would serve its own users\' state. Set FEEDRANK_STORE to a redis:// URL, or use one worker',
     );
+  }
+  if (config.rateLimitBurst > 0 && config.rateLimitPerSecond === 0) {
+    throw new ConfigError('FEEDRANK_RATE_BURST', 'FEEDRANK_RATE_BURST is set but FEEDRANK_RATE_LIMIT is not: set the rate too (requests per second per client)');
   }
   return config;
 }

@@ -89,6 +89,7 @@ export async function main(): Promise<void> {
 
   const app = createApp({ engine: () => engine, logger, metrics, config, admin: { reload } });
   const server = createServer(app);
+  server.on('clientError', app.clientError);
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -21,6 +21,8 @@ export interface RuntimeGauges {
   inFlight(): number;
   shedLagMs(): number;
   modelVersion(): string | undefined;
+  /** Sizes of the engine's live state (catalogue, users, ANN index), when the engine tells them. */
+  sizes?(): { videos: number; users: number; indexSize: number } | undefined;
 }
 
 /** Request latency buckets (s): the hot route answers in ms, bulk ingests in up to seconds. */
@@ -41,6 +43,7 @@ export class ServerMetrics {
   private readonly cacheHits: Counter<'cache'>;
   private readonly cacheMisses: Counter<'cache'>;
   private readonly shed: Counter<'reason'>;
+  private readonly rateLimited: Counter;
   private readonly loopDelay: IntervalHistogram;
   private readonly httpChildren = new Map<string, Observe>();
   private readonly stageChildren = new Map<string, Observe | null>();
@@ -91,6 +94,12 @@ export class ServerMetrics {
       registers: [registry],
     });
 
+    this.rateLimited = new Counter({
+      name: `${prefix}requests_rate_limited_total`,
+      help: 'Requests refused with 429 by the per-client rate limit',
+      registers: [registry],
+    });
+
     // Event-loop delay over each scrape interval (reset after each scrape).
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.loopDelay.enable();
@@ -134,6 +143,19 @@ export class ServerMetrics {
         this.reset();
         const version = runtime()?.modelVersion();
         if (version !== undefined) this.set({ version }, 1);
+      },
+    });
+    new Gauge({
+      name: `${prefix}engine_items`,
+      help: 'Size of the engine state: videos in the catalogue, users, vectors in the ANN index',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        const s = runtime()?.sizes?.();
+        if (!s) return;
+        this.set({ kind: 'videos' }, s.videos);
+        this.set({ kind: 'users' }, s.users);
+        this.set({ kind: 'index' }, s.indexSize);
       },
     });
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -186,6 +208,11 @@ export class ServerMetrics {
   /** A request refused by the load shedder. */
   observeShed(reason: string): void {
     this.shed.inc({ reason });
+  }
+
+  /** A request refused by the per-client rate limit. */
+  observeRateLimited(): void {
+    this.rateLimited.inc();
   }
 
   /** The Prometheus text exposition (of this process, or what {@link renderWith} set). */

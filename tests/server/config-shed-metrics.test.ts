@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       stateDir: 'data/state',
       store: 'memory',
       bodyLimitBytes: 4194304,
+      rateLimitPerSecond: 0,
       logLevel: 'info',
     });
     expect(c.adminToken).toBeUndefined();
@@ -30,6 +31,8 @@ describe('loadConfig', () => {
       FEEDRANK_BODY_LIMIT: '1048576',
       FEEDRANK_MAX_LAG_MS: '80',
       FEEDRANK_MAX_IN_FLIGHT: '64',
+      FEEDRANK_RATE_LIMIT: '50',
+      FEEDRANK_RATE_BURST: '200',
       FEEDRANK_ADMIN_TOKEN: 'a-long-enough-admin-token',
       FEEDRANK_SHUTDOWN_GRACE_MS: '2000',
       LOG_LEVEL: 'debug',
@@ -44,6 +47,8 @@ describe('loadConfig', () => {
       bodyLimitBytes: 1048576,
       maxEventLoopLagMs: 80,
       maxInFlight: 64,
+      rateLimitPerSecond: 50,
+      rateLimitBurst: 200,
       adminToken: 'a-long-enough-admin-token',
       shutdownGraceMs: 2000,
       logLevel: 'debug',
@@ -60,6 +65,9 @@ describe('loadConfig', () => {
     ['FEEDRANK_STORE', 'postgres://x', /^FEEDRANK_STORE must be "memory" or a redis:\/\//],
     ['LOG_LEVEL', 'loud', /^LOG_LEVEL must be one of fatal, error/],
     ['FEEDRANK_ADMIN_TOKEN', 'short', /^FEEDRANK_ADMIN_TOKEN must be at least 16 characters long$/],
+    ['FEEDRANK_RATE_LIMIT', '10/s', /^FEEDRANK_RATE_LIMIT must be an integer between 0 and 1000000 \(got "10\/s"\)$/],
+    ['FEEDRANK_RATE_LIMIT', '-1', /^FEEDRANK_RATE_LIMIT must be an integer/],
+    ['FEEDRANK_RATE_BURST', '0', /^FEEDRANK_RATE_BURST must be an integer between 1/],
   ])('fails on a bad %s, naming it', (name, value, message) => {
     let err: unknown;
     try {
@@ -70,6 +78,11 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).variable).toBe(name);
     expect((err as ConfigError).message).toMatch(message);
+  });
+
+  it('refuses a burst without a rate', () => {
+    expect(() => loadConfig({ FEEDRANK_RATE_BURST: '20' })).toThrow(/^FEEDRANK_RATE_BURST is set but FEEDRANK_RATE_LIMIT is not/);
+    expect(loadConfig({ FEEDRANK_RATE_LIMIT: '0' }).rateLimitPerSecond).toBe(0);
   });
 
   it('treats an empty variable as unset', () => {

@@ -45,6 +45,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     shedder: opts.shedder,
   });
   const server = createServer(app);
+  server.on('clientError', app.clientError);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return Object.assign(h, {

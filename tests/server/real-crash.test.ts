@@ -10,17 +10,23 @@
  *   eventCount is exactly the number of distinct events sent;
  * - an acknowledged posted video and user profile survive too (and the events naming that video).
  *
- * Three rounds on one state directory (each round's restart also re-checks the earlier rounds).
+ * - a torn write at the end of the log (every other round, appended after the kill: the first
+ *   bytes of a record, or random bytes) is cut away at the restart, said in the log, and none of
+ *   its events is applied.
+ *
+ * Ten rounds on one state directory (each round's restart also re-checks the earlier rounds).
  * The kill moment is random; the seed is printed in every failure message.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventRecord } from '../../engine/schema/records.js';
+import { encodeBatch, encodeRecord } from '../../engine/store/format.js';
 import { mulberry32 } from '../../engine/util/random.js';
-import { REPO_ROOT } from '../../server/demo.js';
 import { testBundle, type TestBundle } from '../helpers/bundle.js';
+import { killAll, sleep, startServer as startServerProcess, type ServerProc } from './server-process.js';
 
-const ROUNDS = 3;
-const START_TIMEOUT_MS = 30_000;
+const ROUNDS = 10;
 /** Bounds on one round's posting (it normally ends at the kill, well before these). */
 const MAX_BATCHES_PER_ROUND = 400;
 const MAX_POSTING_MS = 8_000;
@@ -30,15 +36,6 @@ const USERS_PER_ROUND = 4;
 const seed = Date.now() % 1_000_000;
 const rand = mulberry32(seed);
 const randInt = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-interface ServerProc {
-  readonly child: ChildProcess;
-  readonly base: string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The last lines the process wrote (for failure messages). */
-  tail(): string;
-}
 
 interface Ev {
   userId: string;
@@ -52,77 +49,9 @@ interface Ev {
 let tb: TestBundle;
 let stateDir: string;
 let lastTs: number;
-const live = new Set<ChildProcess>();
 
-/** Starts `node --import tsx server/main.ts` on an ephemeral port; resolves once /readyz is 200. */
-async function startServer(): Promise<ServerProc> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    FEEDRANK_ARTIFACTS: tb.bundleDir,
-    FEEDRANK_STATE_DIR: stateDir,
-    FEEDRANK_STORE: 'memory',
-    LOG_LEVEL: 'info',
-  };
-  delete env.FEEDRANK_ADMIN_TOKEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const lines: string[] = [];
-  const keep = (chunk: string) => {
-    for (const l of chunk.split('\n')) if (l) lines.push(l.length > 400 ? `${l.slice(0, 400)}…` : l);
-    if (lines.length > 50) lines.splice(0, lines.length - 50);
-  };
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      live.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  child.stderr!.setEncoding('utf8').on('data', keep);
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`server did not listen within ${START_TIMEOUT_MS} ms:\n${lines.join('\n')}`)), START_TIMEOUT_MS);
-    void exited.then((e) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${JSON.stringify(e)}) before listening:\n${lines.join('\n')}`));
-    });
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      keep(chunk);
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const rec = JSON.parse(line) as { address?: { port?: number } };
-          if (rec.address?.port) {
-            clearTimeout(timer);
-            resolve(rec.address.port);
-          }
-        } catch {
-          // not a log line
-        }
-      }
-      if (buf.length > 1_000_000) buf = '';
-    });
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  let ready = false;
-  let exitedEarly = false;
-  void exited.then(() => (exitedEarly = true));
-  while (!ready && !exitedEarly && Date.now() < deadline) {
-    try {
-      ready = (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
-    } catch {
-      // not yet
-    }
-    if (!ready) await sleep(50);
-  }
-  if (!ready) throw new Error(`server not ready within ${START_TIMEOUT_MS} ms (exited: ${exitedEarly}):\n${lines.join('\n')}`);
-  return { child, base, exited, tail: () => lines.slice(-15).join('\n') };
-}
+/** The real server process on the shared bundle and state directory. */
+const startServer = () => startServerProcess({ bundleDir: tb.bundleDir, stateDir });
 
 async function killHard(p: ServerProc): Promise<void> {
   p.child.kill('SIGKILL');
@@ -260,6 +189,31 @@ async function postUntilKilled(
   return { batches: batchNo, killAfterMs, ackedBefore, unanswered, refused };
 }
 
+/**
+ * What a crash in the middle of a write leaves at the end of the log's last segment: the first
+ * bytes of a record (a batch of five `torn-r<round>` events that was never acknowledged), or
+ * bytes that are no record at all. The restart must cut them away, apply none of them, and say so.
+ */
+async function tearTail(round: number): Promise<{ userId: string; events: Ev[]; what: string }> {
+  const dir = join(stateDir, 'events');
+  const last = (await readdir(dir)).filter((n) => /^seg-\d+\.log$/.test(n)).sort().at(-1);
+  expect(last, `no log segment in ${dir}`).toBeDefined();
+  const userId = `torn-r${round}`;
+  const events: Ev[] = Array.from({ length: 5 }, (_, j) => ({ userId, videoId: `v0_${j}`, ts: lastTs + 500 + j, type: 'like', eventId: `torn-${round}-${j}` }));
+  let bytes: Buffer;
+  let what: string;
+  if (round % 4 === 1) {
+    const record = encodeRecord([encodeBatch(events as EventRecord[])], 1);
+    bytes = record.subarray(0, randInt(1, record.length - 1));
+    what = `the first ${bytes.length} of ${record.length} bytes of a record`;
+  } else {
+    bytes = Buffer.from(Array.from({ length: randInt(1, 300) }, () => randInt(0, 255)));
+    what = `${bytes.length} random bytes`;
+  }
+  await appendFile(join(dir, last!), bytes);
+  return { userId, events, what };
+}
+
 /** After a restart: every acknowledged event is there, none twice; then the unanswered ones are reconciled. */
 async function verify(p: ServerProc, label: string): Promise<void> {
   const sentBy = countBy(sent.keys());
@@ -298,8 +252,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const child of live) child.kill('SIGKILL');
-  await sleep(live.size > 0 ? 200 : 0);
+  await killAll();
   await tb?.cleanup();
 });
 
@@ -310,8 +263,22 @@ describe('a server process killed with SIGKILL after acknowledging writes', () =
       const r = await postUntilKilled(p, round);
       const label = `seed ${seed}, round ${round} (killed ${r.killAfterMs} ms after the first ack, ${r.ackedBefore} events acked, ${r.batches} batches, ${r.unanswered} unanswered, ${r.refused} refused)`;
       expect(r.ackedBefore, label).toBeGreaterThan(0);
+      // Every other round, the kill also left a torn write at the end of the log.
+      const torn = round % 2 === 1 ? await tearTail(round) : undefined;
       p = await startServer();
       await verify(p, label);
+      if (torn) {
+        const tornLabel = `${label}; torn tail: ${torn.what}`;
+        expect(p.lines().some((l) => l.includes('cutting a torn tail')), `${tornLabel}\n${p.tail()}`).toBe(true);
+        // Dropped whole: none of its events is there, and each is new when posted now.
+        expect(await eventCount(p.base, torn.userId), tornLabel).toBe(0);
+        const again = await postRetry(p.base, '/events', { events: torn.events });
+        expect(again, tornLabel).toEqual({ status: 200, body: { accepted: torn.events.length, duplicates: 0 } });
+        for (const e of torn.events) {
+          sent.set(e.eventId, e);
+          acked.add(e.eventId);
+        }
+      }
       // What was posted before the kill besides events: the video (events name it) and the profile.
       for (let k = 0; k <= round; k++) {
         const sim = await getJson(p.base, `/videos/crash-video-${k}/similar?k=5`);
