@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { ensureDemoBundle, REPO_ROOT } from '../server/demo.js';
-import { rssOf, sleep, startServer, type ServerProc } from '../tests/server/server-process.js';
+import { rssOf, sleep, startServer, type ServerProc } from '../tests/helpers/server-process.js';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const BUNDLE_DIR = join(REPO_ROOT, 'bench', 'cache', 'soak-bundle');

@@ -24,48 +24,15 @@ import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readSync, fstatSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { mulberry32 } from '../engine/util/random.js';
+import { startRedis } from '../tests/helpers/redis.js';
 import { argOf, ensureBundle, RESULTS_DIR, round, today } from './hotpath.js';
 
 const SHED_ENV = { FEEDRANK_MAX_IN_FLIGHT: '1000000', FEEDRANK_MAX_LAG_MS: '60000' } as const;
 const START_TIMEOUT_MS = 120_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(dir: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir], {
-    stdio: 'ignore',
-  });
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', (err) => reject(new Error(`redis-server could not start (${err.message}); the workers benchmark needs it (apt-get install redis-server)`)));
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  const { Redis } = await import('ioredis');
-  for (;;) {
-    const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
-    c.on('error', () => undefined);
-    const ok = await Promise.race([c.connect().then(() => c.ping()).then(() => true, () => false), failed]);
-    c.disconnect();
-    if (ok) return { url, child };
-    if (Date.now() > deadline) throw new Error('redis-server did not answer within 10 s');
-    await sleep(50);
-  }
-}
 
 interface Server {
   readonly child: ChildProcess;
@@ -182,7 +149,7 @@ async function main(argv: readonly string[]): Promise<void> {
   ];
 
   const tmp = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-workers-'));
-  const redis = await startRedis(tmp);
+  const redis = await startRedis({ persist: true, fsync: 'everysec' });
   const setups = [
     { name: 'memory store, 1 process', workers: 1, env: { FEEDRANK_STORE: 'memory', FEEDRANK_STATE_DIR: join(tmp, 'state') } },
     { name: 'redis store, 1 worker', workers: 1, env: { FEEDRANK_STORE: redis.url } },
@@ -218,8 +185,7 @@ async function main(argv: readonly string[]): Promise<void> {
     }
   } finally {
     for (const server of servers) await stopServer(server);
-    redis.child.kill('SIGTERM');
-    await sleep(200);
+    await redis.dispose();
     await rm(tmp, { recursive: true, force: true });
   }
   // Per set-up and scenario: the round with the median throughput.

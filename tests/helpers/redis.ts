@@ -68,9 +68,9 @@ async function waitReady(url: string, child: ChildProcess, log: () => string): P
 
 /**
  * Starts a private redis-server on a free loopback port: no persistence, or with `persist` AOF
- * with `appendfsync always` (a restart keeps every acknowledged write).
+ * with `appendfsync` `fsync` (default `always`: a restart keeps every acknowledged write).
  */
-export async function startRedis(opts: { persist?: boolean } = {}): Promise<RedisProcess> {
+export async function startRedis(opts: { persist?: boolean; fsync?: 'always' | 'everysec' } = {}): Promise<RedisProcess> {
   requireRedisServer();
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'feedrank-redis-'));
@@ -79,7 +79,7 @@ export async function startRedis(opts: { persist?: boolean } = {}): Promise<Redi
   let out = '';
   const launch = async () => {
     out = '';
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.persist ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.persist ? 'yes' : 'no', '--appendfsync', opts.fsync ?? 'always', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-4000)));
     c.stderr!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-4000)));
     child = c;

@@ -1,9 +1,10 @@
 /**
- * A REAL server process (`node --import tsx server/main.ts`, as `npm start` runs it) on an
- * ephemeral loopback port, for the multi-process tests: started with extra environment, ready once
- * `/readyz` answers 200 (or, with `ready: false`, once it listens).
+ * The REAL server process for tests and the soak: `node --import tsx server/main.ts`, as `npm start`
+ * runs it, on an ephemeral loopback port, with its log kept for failure messages; and small HTTP
+ * helpers for talking to it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { REPO_ROOT } from '../../server/demo.js';
 
 export interface ServerProc {
@@ -11,22 +12,53 @@ export interface ServerProc {
   readonly base: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The last lines the process wrote (for failure messages). */
-  tail(): string;
+  tail(n?: number): string;
+  /** Every line kept so far (the last 400). */
+  lines(): readonly string[];
 }
 
-const START_TIMEOUT_MS = 60_000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const live = new Set<ChildProcess>();
+export interface StartOptions {
+  /** FEEDRANK_ARTIFACTS (or give it in `env`). */
+  readonly bundleDir?: string;
+  /** FEEDRANK_STATE_DIR (or give it in `env`). */
+  readonly stateDir?: string;
+  /** More environment variables (FEEDRANK_MAX_IN_FLIGHT, FEEDRANK_STORE, …). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number;
+  /** Resolve once listening, without waiting for /readyz (to watch a failing start-up). */
+  readonly waitReady?: boolean;
+}
 
-export async function startServer(env: NodeJS.ProcessEnv, opts: { ready?: boolean } = {}): Promise<ServerProc> {
-  const full: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
-  delete full.FEEDRANK_ADMIN_TOKEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: REPO_ROOT, env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+const live = new Set<ChildProcess>();
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** SIGKILLs every server process still running and waits for them (for afterAll). */
+export async function killAll(): Promise<void> {
+  const exits = [...live].map((c) => new Promise<void>((r) => c.once('exit', () => r())));
+  for (const c of live) c.kill('SIGKILL');
+  await Promise.race([Promise.all(exits), sleep(2000)]);
+}
+
+/** Starts the server; resolves once /readyz is 200 (or once listening, see `waitReady`). */
+export async function startServer(opts: StartOptions): Promise<ServerProc> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...(opts.bundleDir === undefined ? {} : { FEEDRANK_ARTIFACTS: opts.bundleDir }),
+    ...(opts.stateDir === undefined ? {} : { FEEDRANK_STATE_DIR: opts.stateDir }),
+    FEEDRANK_STORE: 'memory',
+    LOG_LEVEL: 'info',
+    ...opts.env,
+  };
+  if (!opts.env?.FEEDRANK_ADMIN_TOKEN) delete env.FEEDRANK_ADMIN_TOKEN;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const lines: string[] = [];
   const keep = (chunk: string) => {
-    for (const l of chunk.split('\n')) if (l) lines.push(l.length > 400 ? `${l.slice(0, 400)}…` : l);
-    if (lines.length > 60) lines.splice(0, lines.length - 60);
+    for (const l of chunk.split('\n')) if (l) lines.push(l.length > 4000 ? `${l.slice(0, 4000)}…` : l);
+    if (lines.length > 400) lines.splice(0, lines.length - 400);
   };
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => {
@@ -37,7 +69,7 @@ export async function startServer(env: NodeJS.ProcessEnv, opts: { ready?: boolea
   child.stderr!.setEncoding('utf8').on('data', keep);
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`server did not listen within ${START_TIMEOUT_MS} ms:\n${lines.join('\n')}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`server did not listen within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
     void exited.then((e) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${JSON.stringify(e)}) before listening:\n${lines.join('\n')}`));
@@ -63,9 +95,9 @@ export async function startServer(env: NodeJS.ProcessEnv, opts: { ready?: boolea
     });
   });
   const base = `http://127.0.0.1:${port}`;
-  const proc = { child, base, exited, tail: () => lines.slice(-20).join('\n') };
-  if (opts.ready === false) return proc;
-  const deadline = Date.now() + START_TIMEOUT_MS;
+  const proc: ServerProc = { child, base, exited, tail: (n = 15) => lines.slice(-n).join('\n'), lines: () => lines };
+  if (opts.waitReady === false) return proc;
+  const deadline = Date.now() + timeoutMs;
   let ready = false;
   let exitedEarly = false;
   void exited.then(() => (exitedEarly = true));
@@ -77,8 +109,18 @@ export async function startServer(env: NodeJS.ProcessEnv, opts: { ready?: boolea
     }
     if (!ready) await sleep(50);
   }
-  if (!ready) throw new Error(`server not ready within ${START_TIMEOUT_MS} ms (exited: ${exitedEarly}):\n${lines.join('\n')}`);
+  if (!ready) throw new Error(`server not ready within ${timeoutMs} ms (exited: ${exitedEarly}):\n${lines.join('\n')}`);
   return proc;
+}
+
+/** Resident set size of a process (Linux /proc), in bytes; undefined where /proc is missing. */
+export function rssOf(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sends `signal` and waits for the exit (SIGKILL after `ms`). */
@@ -88,13 +130,6 @@ export async function stopServer(p: ServerProc, signal: NodeJS.Signals = 'SIGTER
   if (e) return e;
   p.child.kill('SIGKILL');
   return p.exited;
-}
-
-/** Kills whatever this module started and is still running (afterAll). */
-export async function killAll(): Promise<void> {
-  const exits = [...live].map((c) => new Promise<void>((r) => c.once('exit', () => r())));
-  for (const c of live) c.kill('SIGKILL');
-  await Promise.race([Promise.all(exits), sleep(2000)]);
 }
 
 export interface JsonResponse {

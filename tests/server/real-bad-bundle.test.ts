@@ -16,7 +16,7 @@ import { cp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBundle, type TestBundle } from '../helpers/bundle.js';
-import { killAll, sleep, startServer } from './server-process.js';
+import { killAll, sleep, startServer } from '../helpers/server-process.js';
 
 let tb: TestBundle;
 let n = 0;

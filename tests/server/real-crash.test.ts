@@ -24,7 +24,7 @@ import type { EventRecord } from '../../engine/schema/records.js';
 import { encodeBatch, encodeRecord } from '../../engine/store/format.js';
 import { mulberry32 } from '../../engine/util/random.js';
 import { testBundle, type TestBundle } from '../helpers/bundle.js';
-import { killAll, sleep, startServer as startServerProcess, type ServerProc } from './server-process.js';
+import { killAll, sleep, startServer as startServerProcess, type ServerProc } from '../helpers/server-process.js';
 
 const ROUNDS = 10;
 /** Bounds on one round's posting (it normally ends at the kill, well before these). */

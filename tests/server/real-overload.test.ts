@@ -20,7 +20,7 @@
 import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBundle, type TestBundle } from '../helpers/bundle.js';
-import { killAll, rssOf, sleep, startServer, type ServerProc } from './server-process.js';
+import { killAll, rssOf, sleep, startServer, type ServerProc } from '../helpers/server-process.js';
 
 const CONNECTIONS = 128;
 const OVERLOAD_S = 3;

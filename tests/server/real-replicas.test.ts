@@ -46,7 +46,7 @@ const info = async (p: ServerProc, userId: string) => (await httpRetry(p.base, '
 beforeAll(async () => {
   [tb, redis] = await Promise.all([testBundle(), startRedis({ persist: true })]);
   lastTs = tb.world.ds.events.ts[tb.world.ds.events.count - 1]!;
-  [a, b] = await Promise.all([startServer(await env()), startServer(await env())]);
+  [a, b] = await Promise.all([startServer({ env: await env() }), startServer({ env: await env() })]);
 }, 180_000);
 
 afterAll(async () => {
@@ -156,7 +156,7 @@ describe('two server processes on one Redis', () => {
     const rest = [...sent.values()].filter((e) => !acked.has(e.eventId));
     for (let i = 0; i < rest.length; i += 1000) expect((await httpRetry(b.base, 'POST', '/events', { events: rest.slice(i, i + 1000) })).status).toBe(200);
     for (const u of users) expect((await info(b, u)).eventCount, `${u} after re-posting everything`).toBe(sentBy.get(u) ?? 0);
-    a = await startServer(await env());
+    a = await startServer({ env: await env() });
     for (const u of users) expect((await info(a, u)).eventCount, `${u} on the restarted A`).toBe(sentBy.get(u) ?? 0);
   });
 
@@ -203,7 +203,7 @@ describe('two server processes on one Redis', () => {
 
 describe('FEEDRANK_WORKERS (node:cluster)', () => {
   it('two workers share the port and the Redis store; /metrics aggregates both; SIGTERM stops them all', { timeout: 90_000 }, async () => {
-    const p = await startServer({ ...(await env()), FEEDRANK_WORKERS: '2' });
+    const p = await startServer({ env: { ...(await env()), FEEDRANK_WORKERS: '2' } });
     // Both workers must be up before the requests are spread (the first ready one answers /readyz).
     const pids = () => new Set(p.tail().split('\n').filter((l) => l.includes('"engine ready"')).map((l) => (JSON.parse(l) as { pid: number }).pid));
     const deadline = Date.now() + 60_000;
@@ -233,7 +233,7 @@ describe('FEEDRANK_WORKERS (node:cluster)', () => {
   });
 
   it('more than one worker with the embedded store is refused at start, naming the variable', async () => {
-    const p = await startServer({ FEEDRANK_ARTIFACTS: tb.bundleDir, FEEDRANK_STATE_DIR: await tb.stateDir(), FEEDRANK_STORE: 'memory', FEEDRANK_WORKERS: '2' }, { ready: false }).catch(
+    const p = await startServer({ bundleDir: tb.bundleDir, stateDir: await tb.stateDir(), env: { FEEDRANK_WORKERS: '2' }, waitReady: false }).catch(
       (err: Error) => err,
     );
     expect(p).toBeInstanceOf(Error);
