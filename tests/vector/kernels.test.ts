@@ -54,7 +54,8 @@ describe('normalizeInPlace / normalizeRows', () => {
         for (let i = 0; i < pad; i++) expect(buf[i]).toBe(7);
         expect(buf[pad + v.length]).toBe(7);
         if (n === 0) {
-          for (let i = 0; i < v.length; i++) expect(buf[pad + i]).toBe(0);
+          // A zero vector stays zero (-0 from a negative-zero input counts as zero: `toBe` tells them apart).
+          for (let i = 0; i < v.length; i++) expect(buf[pad + i] === 0).toBe(true);
         } else if (n > 1e-30) {
           expect(Math.abs(norm(buf, pad, v.length) - 1)).toBeLessThan(1e-6);
           for (let i = 0; i < v.length; i++) {
