@@ -1,7 +1,9 @@
 /**
  * The candidate set of one request, as parallel typed arrays reused across requests: which video,
  * which source found it, its retrieval similarity and the interest that matched. Deduplication is
- * a per-video stamp (O(1), no per-request clearing): a video is in the set when stamp[v] === epoch.
+ * a sparse set (O(1), no per-request clearing): v is in the set when slot[v] < count and
+ * video[slot[v]] === v. One per-video array instead of a stamp and a slot: at a million videos
+ * each is a random read that misses the cache, once per candidate added.
  */
 
 export class CandidateSet {
@@ -12,9 +14,7 @@ export class CandidateSet {
   interest: Int8Array;
   score: Float32Array;
   count = 0;
-  private stamp: Uint32Array;
   private slot: Int32Array;
-  private epoch = 0;
 
   constructor(capacity: number, catalogSize: number) {
     this.video = new Int32Array(capacity);
@@ -22,7 +22,6 @@ export class CandidateSet {
     this.similarity = new Float32Array(capacity);
     this.interest = new Int8Array(capacity);
     this.score = new Float32Array(capacity);
-    this.stamp = new Uint32Array(catalogSize);
     this.slot = new Int32Array(catalogSize);
   }
 
@@ -30,27 +29,19 @@ export class CandidateSet {
     return this.video.length;
   }
 
-  /** Empties the set for a new request (and grows the stamp arrays if the catalogue grew). */
+  /** Empties the set for a new request (and grows the slot array if the catalogue grew). */
   reset(catalogSize: number): void {
     this.count = 0;
-    this.epoch = (this.epoch + 1) >>> 0;
-    if (this.epoch === 0) {
-      this.stamp.fill(0);
-      this.epoch = 1;
-    }
-    if (catalogSize > this.stamp.length) {
-      const n = Math.max(catalogSize, this.stamp.length * 2);
-      const s = new Uint32Array(n);
-      s.set(this.stamp);
-      this.stamp = s;
-      const sl = new Int32Array(n);
+    if (catalogSize > this.slot.length) {
+      const sl = new Int32Array(Math.max(catalogSize, this.slot.length * 2));
       sl.set(this.slot);
       this.slot = sl;
     }
   }
 
   has(v: number): boolean {
-    return this.stamp[v] === this.epoch;
+    const i = this.slot[v];
+    return i < this.count && this.video[i] === v;
   }
 
   /**
@@ -58,8 +49,9 @@ export class CandidateSet {
    * set is full and v was not already in it.
    */
   add(v: number, source: number, similarity: number, interest: number): boolean {
-    if (this.stamp[v] === this.epoch) {
-      const i = this.slot[v];
+    const j = this.slot[v];
+    if (j < this.count && this.video[j] === v) {
+      const i = j;
       if (similarity > this.similarity[i]) {
         this.similarity[i] = similarity;
         this.interest[i] = interest;
@@ -68,7 +60,6 @@ export class CandidateSet {
     }
     if (this.count >= this.video.length) return false;
     const i = this.count++;
-    this.stamp[v] = this.epoch;
     this.slot[v] = i;
     this.video[i] = v;
     this.source[i] = source;
@@ -83,10 +74,8 @@ export class CandidateSet {
     let w = 0;
     const n = this.count;
     for (let i = 0; i < n; i++) {
-      if (!keep(i)) {
-        this.stamp[this.video[i]] = this.epoch - 1;
-        continue;
-      }
+      // A dropped video's slot[v] now points at another video's row, or past count: not a member.
+      if (!keep(i)) continue;
       if (w !== i) {
         this.video[w] = this.video[i];
         this.source[w] = this.source[i];

@@ -16,6 +16,8 @@ export class RankScratch {
   readonly user = new Float32Array(N_USER);
   readonly userPart: Float32Array;
   pair: Float32Array;
+  /** Sort keys of the final ordering (see run.ts). */
+  sortKeys = new Float64Array(0);
   constructor(hidden: number, capacity: number) {
     this.userPart = new Float32Array(hidden);
     this.pair = new Float32Array(capacity * N_PAIR);

@@ -10,7 +10,8 @@
 import type { RequestContext, ServingWorld } from './context.js';
 import { SOURCE, SOURCES } from './context.js';
 import { eligible, FILTERS } from './filters/index.js';
-import { blendScores, rankCandidates } from './rank.js';
+import { blendScores, rankCandidates, type RankScratch } from './rank.js';
+import type { CandidateSet } from './candidates.js';
 import { diversityReRanker } from './rerank/diversity.js';
 import { explored, exploreReRanker } from './rerank/explore.js';
 import { coldStartSource } from './sources/cold-start.js';
@@ -21,6 +22,9 @@ import type { CandidateSource, ReRanker } from './stage.js';
 
 export const CANDIDATE_SOURCES: readonly CandidateSource[] = [interestAnnSource, freshSource, trendingSource, coldStartSource];
 export const RE_RANKERS: readonly ReRanker[] = [diversityReRanker, exploreReRanker];
+/** Timing keys of the stages (built once, not per request). */
+const SOURCE_STAGES = CANDIDATE_SOURCES.map((s) => `source:${s.name}`);
+const RERANK_STAGES = RE_RANKERS.map((r) => `rerank:${r.name}`);
 
 /** Cosine similarity from which an item is said to "match" an interest rather than relate to it. */
 const STRONG_MATCH = 0.6;
@@ -43,10 +47,11 @@ function timed(ctx: RequestContext, name: string, f: () => void): void {
 export function runPipeline(ctx: RequestContext, world: ServingWorld): PipelineItem[] {
   const set = ctx.set;
   // Sources.
-  for (const src of CANDIDATE_SOURCES) {
+  for (let s = 0; s < CANDIDATE_SOURCES.length; s++) {
+    const src = CANDIDATE_SOURCES[s];
     const before = set.count;
     try {
-      timed(ctx, `source:${src.name}`, () => src.run(ctx, world));
+      timed(ctx, SOURCE_STAGES[s], () => src.run(ctx, world));
     } catch (err) {
       ctx.errors.push(`${src.name}: ${(err as Error).message}`);
     }
@@ -61,12 +66,10 @@ export function runPipeline(ctx: RequestContext, world: ServingWorld): PipelineI
     rankCandidates(world.ranker, world.catalog, world.videoParts, ctx.user.profile, ctx.ts, set, ctx.scratch);
     blendScores(world.stats, ctx.ts, world.temperature, set, ctx.scratch);
   });
-  const order = new Int32Array(set.count);
-  for (let i = 0; i < set.count; i++) order[i] = i;
-  order.sort((a, b) => set.score[b] - set.score[a] || set.video[a] - set.video[b]);
+  const order = rankOrder(set, ctx.scratch);
   // Re-rankers.
   let n = set.count;
-  for (const r of RE_RANKERS) timed(ctx, `rerank:${r.name}`, () => (n = r.run(ctx, world, order, n)));
+  for (let r = 0; r < RE_RANKERS.length; r++) timed(ctx, RERANK_STAGES[r], () => (n = RE_RANKERS[r].run(ctx, world, order, n)));
   // Selection.
   const items: PipelineItem[] = [];
   timed(ctx, 'select', () => {
@@ -83,6 +86,49 @@ export function runPipeline(ctx: RequestContext, world: ServingWorld): PipelineI
   });
   return items;
 }
+
+/**
+ * Slots by score, best first, ties by video index: sorts numeric keys with the typed array's own
+ * sort (no comparator call per comparison), the score's float32 bits mapped to an order-preserving
+ * integer in the high part and the slot in the low 11 bits; runs of equal scores are then ordered
+ * by video. A fresh array: the re-rankers permute it and selection reads it.
+ */
+export function rankOrder(set: CandidateSet, scratch: RankScratch): Int32Array {
+  const n = set.count;
+  const order = new Int32Array(n);
+  if (n > SLOT_LIMIT) {
+    for (let i = 0; i < n; i++) order[i] = i;
+    return order.sort((a, b) => set.score[b] - set.score[a] || set.video[a] - set.video[b]);
+  }
+  if (scratch.sortKeys.length < n) scratch.sortKeys = new Float64Array(set.capacity);
+  const keys = scratch.sortKeys.subarray(0, n);
+  const bits = new Uint32Array(set.score.buffer, set.score.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const b = bits[i] === 0x80000000 ? 0 : bits[i]; // -0 ties with +0, as in a comparison
+    // Descending score = ascending key: flip positives' sign bit off, negatives all bits (IEEE order).
+    const asc = b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+    keys[i] = (0xffffffff - asc) * SLOT_LIMIT + i;
+  }
+  keys.sort();
+  for (let i = 0; i < n; i++) order[i] = keys[i] % SLOT_LIMIT;
+  // Equal scores (same high part): by video index.
+  for (let i = 1; i < n; i++) {
+    const o = order[i];
+    const hi = Math.floor(keys[i] / SLOT_LIMIT);
+    let j = i - 1;
+    while (j >= 0 && Math.floor(keys[j] / SLOT_LIMIT) === hi && set.video[order[j]] > set.video[o]) {
+      order[j + 1] = order[j];
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    order[j + 1] = o;
+    keys[j + 1] = hi * SLOT_LIMIT + o;
+  }
+  return order;
+}
+
+/** Slots encodable in a sort key (2^32 score levels × 2^11 slots < 2^53). */
+const SLOT_LIMIT = 2048;
 
 /** Too few candidates survived: fill with eligible videos by popularity, then from the whole catalogue. */
 function fill(ctx: RequestContext, world: ServingWorld, items: PipelineItem[], last: number): void {

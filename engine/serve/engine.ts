@@ -65,6 +65,9 @@ export const SHARED_USER_CACHE = 200_000;
 /** Candidate capacity of one request. */
 const REQUEST_CAPACITY = 1024;
 
+/** The served videos of the current response (recommend runs one at a time on the event loop). */
+let servedScratch = new Int32Array(64);
+
 export interface OpenEngineOptions {
   readonly bundleDir: string;
   /** The embedded store's directory (unused with a shared store). */
@@ -470,7 +473,9 @@ export class Engine implements FeedEngine {
       items.splice(0, items.length, ...runPipeline(ctx, world));
     }
     if (timings) Object.assign(timings, ctx.timings);
-    rememberServed(stored, Int32Array.from(items, (it) => it.video), items.length);
+    const served = servedScratch.length >= items.length ? servedScratch : (servedScratch = new Int32Array(items.length));
+    for (let i = 0; i < items.length; i++) served[i] = items[i].video;
+    rememberServed(stored, served, items.length);
     return {
       userId,
       modelVersion: world.modelVersion,

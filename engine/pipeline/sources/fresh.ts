@@ -27,11 +27,14 @@ export const freshSource: CandidateSource = {
     const n = world.freshCount;
     for (let i = 0; i < n; i++) {
       const v = world.fresh[i];
-      if (!eligible(ctx, world, v)) continue;
       let best = nInterests === 0 ? i / Math.max(1, n) : -Infinity;
       // All interests in one pass over the video's vector.
-      similaritiesTo(interests, vectors, v * dim, sims);
+      if (nInterests > 0) similaritiesTo(interests, vectors, v * dim, sims);
       for (let j = 0; j < nInterests; j++) if (sims[j] > best) best = sims[j];
+      // The eligibility check (three filters, hash probes) only for a video that could enter the
+      // top: once the heap is full most of the ring scores below its worst kept entry. Same
+      // answer as filtering first (a score equal to the threshold may still enter on the id).
+      if (Math.fround(best) < top.threshold() || !eligible(ctx, world, v)) continue;
       top.push(v, best);
     }
     const m = top.drainSorted(ids, scores);
