@@ -32,7 +32,8 @@ export interface UserProfile {
 
 export function createProfile(dim: number): UserProfile {
   return {
-    interests: createInterests(dim),
+    // Rows allocated as interests appear (about half of maxInterests on average).
+    interests: createInterests(dim, interestConfig.maxInterests, 0),
     tags: new Map(),
     creators: new Map(),
     follows: new Set(),

@@ -18,8 +18,11 @@ export interface UserState {
   readonly seen: IntSet;
   /** Creator → event time until which its videos are hidden. */
   readonly notInterested: Map<number, number>;
-  /** Ring buffer of recently served video indices. */
-  readonly served: Int32Array;
+  /**
+   * Ring buffer of recently served video indices (-1 = empty slot); empty until the user is first
+   * served, so that users who are never served (most of a large bundle's) do not hold one.
+   */
+  served: Int32Array;
   servedNext: number;
   /** Declared sign-up interests (dense tag indices). */
   declared: number[];
@@ -28,12 +31,15 @@ export interface UserState {
   version: number;
 }
 
+/** The served ring of a user not served yet (shared, never written: rememberServed allocates a ring first). */
+const NOT_SERVED = new Int32Array(0);
+
 export function createUserState(dim: number): UserState {
   return {
     profile: createProfile(dim),
     seen: new IntSet(),
     notInterested: new Map(),
-    served: new Int32Array(SERVED_MEMORY).fill(-1),
+    served: NOT_SERVED,
     servedNext: 0,
     declared: [],
     eventCount: 0,
@@ -61,6 +67,7 @@ export function hidesCreator(s: UserState, c: number, ts: number): boolean {
 
 /** Remembers the videos of a response, so the next page does not repeat them. */
 export function rememberServed(s: UserState, videos: ArrayLike<number>, n: number): void {
+  if (n > 0 && s.served.length === 0) s.served = new Int32Array(SERVED_MEMORY).fill(-1);
   for (let i = 0; i < n; i++) {
     s.served[s.servedNext] = videos[i];
     s.servedNext = (s.servedNext + 1) % s.served.length;

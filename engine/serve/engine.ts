@@ -25,7 +25,7 @@ import { VideoTowerWeights } from '../embedding/weights.js';
 import { decayed, EngagementStats } from '../features/stats.js';
 import { applyPositive, createInterests } from '../interest/interests.js';
 import { applyUserEvent, createUserState, rememberServed, type UserState } from '../interest/user-state.js';
-import { EVENT_CODE } from '../io/dataset.js';
+import { EVENT_CODE, type EventTable } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
 import { RequestContext, type ServingWorld } from '../pipeline/context.js';
 import { TopK } from '../vector/topk.js';
@@ -98,6 +98,16 @@ interface World extends ServingWorld {
   /** Shared store: the bundle's events of each bundle user (CSR over ds.users), to rebuild a user from. */
   readonly userEvents: { readonly offsets: Int32Array; readonly list: Int32Array } | null;
 }
+
+/** The events table of a world that does not keep the bundle's events after replaying them. */
+const NO_EVENTS: EventTable = {
+  count: 0,
+  user: new Int32Array(0),
+  video: new Int32Array(0),
+  ts: new Float64Array(0),
+  type: new Uint8Array(0),
+  watchMs: new Float64Array(0),
+};
 
 /** The two-tower temperature the bundle was trained with (the retrieval logit divides by it). */
 function temperatureOf(b: LoadedBundle): number {
@@ -226,8 +236,10 @@ export class Engine implements FeedEngine {
     const stats = new EngagementStats(catalog.size, ds.creators.size, ds.sounds.size);
     const users = new Map<string, UserState>();
     const world: World = {
-      // The raw tower file is not kept (deserialised above; 290 MB at a million videos).
-      bundle: { ...bundle, tower: Buffer.alloc(0) },
+      // The raw tower file is not kept (deserialised above; 290 MB at a million videos), nor, with
+      // the embedded store, the bundle's events once replayed below (only a shared store's
+      // rebuildUser reads them again; 64 MB at a million videos).
+      bundle: { ...bundle, tower: Buffer.alloc(0), dataset: this.shared ? ds : { ...ds, events: NO_EVENTS } },
       tower,
       catalog,
       videoIds: ds.videos.ids,
@@ -411,7 +423,7 @@ export class Engine implements FeedEngine {
     s.eventCount = bundleEvents + read.eventCount;
     s.version = read.version;
     if (old) {
-      s.served.set(old.served);
+      s.served = old.served.slice();
       s.servedNext = old.servedNext;
     }
     this.visitors.delete(userId);
