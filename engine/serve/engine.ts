@@ -24,7 +24,7 @@ import { embedVideoContent } from '../embedding/forward.js';
 import { VideoTowerWeights } from '../embedding/weights.js';
 import { decayed, EngagementStats } from '../features/stats.js';
 import { applyPositive, createInterests } from '../interest/interests.js';
-import { applyUserEvent, createUserState, rememberServed, type UserState } from '../interest/user-state.js';
+import { applyUserEvent, createUserState, hideCreatorUntil, rememberServed, type UserState } from '../interest/user-state.js';
 import { EVENT_CODE, type EventTable } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
 import { RequestContext, type ServingWorld } from '../pipeline/context.js';
@@ -271,7 +271,8 @@ export class Engine implements FeedEngine {
     const u = ds.users;
     for (let i = 0; i < u.ids.size; i++) {
       const s = createUserState(bundle.dim);
-      for (let j = u.interestOffsets[i]; j < u.interestOffsets[i + 1]; j++) s.declared.push(u.interestTagIds[j]);
+      // An exact-length array (pushing reserves 17 slots; 100,000 users).
+      s.declared = Array.from(u.interestTagIds.subarray(u.interestOffsets[i], u.interestOffsets[i + 1]));
       for (let j = u.followOffsets[i]; j < u.followOffsets[i + 1]; j++) s.profile.follows.add(u.followCreatorIds[j]);
       users.set(u.ids.ids[i], s);
     }
@@ -398,7 +399,7 @@ export class Engine implements FeedEngine {
     let bundleEvents = 0;
     if (u >= 0 && u < ds.users.ids.size) {
       const du = ds.users;
-      for (let j = du.interestOffsets[u]; j < du.interestOffsets[u + 1]; j++) s.declared.push(du.interestTagIds[j]);
+      s.declared = Array.from(du.interestTagIds.subarray(du.interestOffsets[u], du.interestOffsets[u + 1]));
       for (let j = du.followOffsets[u]; j < du.followOffsets[u + 1]; j++) s.profile.follows.add(du.followCreatorIds[j]);
       const ue = world.userEvents!;
       const e = ds.events;
@@ -416,7 +417,7 @@ export class Engine implements FeedEngine {
     for (const [creatorId, ts] of r.notInterested) {
       const c = world.creators.get(creatorId);
       const until = ts + notInterestedConfig.durationMs;
-      if (c >= 0 && (s.notInterested.get(c) ?? -Infinity) < until) s.notInterested.set(c, until);
+      if (c >= 0) hideCreatorUntil(s, c, until);
     }
     for (const entry of read.entries) this.applyEntry(world, s, entry);
     if (r.profile) this.applyUserRecord(world, s, r.profile);
