@@ -25,6 +25,7 @@ import { VideoTowerWeights } from '../embedding/weights.js';
 import { decayed, EngagementStats } from '../features/stats.js';
 import { applyPositive, createInterests } from '../interest/interests.js';
 import { applyUserEvent, createUserState, hideCreatorUntil, rememberServed, type UserState } from '../interest/user-state.js';
+import type { WeightMap } from '../interest/weight-map.js';
 import { EVENT_CODE, type EventTable } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
 import { RequestContext, type ServingWorld } from '../pipeline/context.js';
@@ -690,7 +691,7 @@ export class Engine implements FeedEngine {
       interests.push({ weight: round(p.interests.weights[j]), topTags: names(tags, world.tags.ids, 5), topCreators: names(creators, world.creators.ids, 3) });
     }
     interests.sort((a, b) => b.weight - a.weight);
-    const top = (m: Map<number, number>, ids: readonly string[]) =>
+    const top = (m: WeightMap, ids: readonly string[]) =>
       [...m.entries()].filter(([, w]) => w > 0).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([i, w]) => ({ name: ids[i], weight: round(w * p.scale) }));
     return {
       userId,
