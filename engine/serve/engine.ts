@@ -26,7 +26,7 @@ import { decayed, EngagementStats } from '../features/stats.js';
 import { applyPositive, createInterests } from '../interest/interests.js';
 import { applyUserEvent, createUserState, hideCreatorUntil, rememberServed, type UserState } from '../interest/user-state.js';
 import type { WeightMap } from '../interest/weight-map.js';
-import { EVENT_CODE, type EventTable } from '../io/dataset.js';
+import { EVENT_CODE, type Dataset } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
 import { RequestContext, type ServingWorld } from '../pipeline/context.js';
 import { TopK } from '../vector/topk.js';
@@ -81,7 +81,11 @@ export interface OpenEngineOptions {
 
 /** Everything derived from one bundle plus the stored events; replaced whole on reload. */
 interface World extends ServingWorld {
-  readonly bundle: LoadedBundle;
+  /**
+   * Shared store: the bundle's users and events, to rebuild a user from (see rebuildUser); null with
+   * the embedded store, which never reads them after the replay (64 MB of events at a million videos).
+   */
+  readonly history: Pick<Dataset, 'users' | 'events'> | null;
   readonly tower: VideoTowerWeights;
   readonly users: Map<string, UserState>;
   readonly userIds: Interner;
@@ -100,15 +104,17 @@ interface World extends ServingWorld {
   readonly userEvents: { readonly offsets: Int32Array; readonly list: Int32Array } | null;
 }
 
-/** The events table of a world that does not keep the bundle's events after replaying them. */
-const NO_EVENTS: EventTable = {
-  count: 0,
-  user: new Int32Array(0),
-  video: new Int32Array(0),
-  ts: new Float64Array(0),
-  type: new Uint8Array(0),
-  watchMs: new Float64Array(0),
-};
+/**
+ * A video's creator id in the opening bundle (for the embedded store's recovery). Made here, not
+ * inline in Engine.open, so that the dataset is not held by open's scope, which the store's
+ * stream callbacks keep alive for as long as the engine runs.
+ */
+function creatorLookup(ds: Dataset): (videoId: string) => string | undefined {
+  return (id) => {
+    const v = ds.videos.ids.get(id);
+    return v < 0 ? undefined : ds.creators.ids[ds.videos.creator[v]];
+  };
+}
 
 /** The two-tower temperature the bundle was trained with (the retrieval logit divides by it). */
 function temperatureOf(b: LoadedBundle): number {
@@ -171,14 +177,7 @@ export class Engine implements FeedEngine {
     const url = opts.store ?? 'memory';
     const store: UserStateStore =
       url === 'memory'
-        ? await EmbeddedUserStore.open(
-            opts.stateDir,
-            (id) => {
-              const v = ds.videos.ids.get(id);
-              return v < 0 ? undefined : ds.creators.ids[ds.videos.creator[v]];
-            },
-            { logger: opts.logger },
-          )
+        ? await EmbeddedUserStore.open(opts.stateDir, creatorLookup(ds), { logger: opts.logger })
         : await RedisUserStore.open(url, { logger: opts.logger, prefix: opts.storePrefix, recentEntries: opts.storeRecentEntries });
     try {
       const engine = new Engine(store, opts.logger);
@@ -237,10 +236,9 @@ export class Engine implements FeedEngine {
     const stats = new EngagementStats(catalog.size, ds.creators.size, ds.sounds.size);
     const users = new Map<string, UserState>();
     const world: World = {
-      // The raw tower file is not kept (deserialised above; 290 MB at a million videos), nor, with
-      // the embedded store, the bundle's events once replayed below (only a shared store's
-      // rebuildUser reads them again; 64 MB at a million videos).
-      bundle: { ...bundle, tower: Buffer.alloc(0), dataset: this.shared ? ds : { ...ds, events: NO_EVENTS } },
+      // Not the bundle itself: its raw tower file (deserialised above; 290 MB at a million videos),
+      // and its catalogue columns once the catalogue grows, would stay in memory with it.
+      history: this.shared ? { users: ds.users, events: ds.events } : null,
       tower,
       catalog,
       videoIds: ds.videos.ids,
@@ -395,7 +393,7 @@ export class Engine implements FeedEngine {
   private rebuildUser(world: World, userId: string, read: UserRead, old: UserState | undefined): void {
     const dim = world.catalog.dim;
     const s = createUserState(dim);
-    const ds = world.bundle.dataset;
+    const ds = world.history!;
     const u = world.userIds.get(userId);
     let bundleEvents = 0;
     if (u >= 0 && u < ds.users.ids.size) {
