@@ -8,6 +8,7 @@ import { EVENT_CODE } from '../io/dataset.js';
 import { engagementWeight, isSkip, watchRatio } from '../features/engagement.js';
 import type { VideoCatalog } from '../features/catalog.js';
 import { applyNegative, applyPositive, createInterests, type Interests } from './interests.js';
+import { IntList } from './int-list.js';
 import { WeightMap } from './weight-map.js';
 
 export interface UserProfile {
@@ -22,7 +23,7 @@ export interface UserProfile {
   /** True weight = stored × scale; decays with event time, renormalised when it gets small. */
   scale: number;
   /** Creators the user follows (users.jsonl `follows` and `follow` events). */
-  readonly follows: Set<number>;
+  readonly follows: IntList;
   /** Event time the affinities were last decayed to. */
   ts: number;
   events: number;
@@ -37,7 +38,7 @@ export function createProfile(dim: number): UserProfile {
     interests: createInterests(dim, interestConfig.maxInterests, 0),
     tags: new WeightMap(),
     creators: new WeightMap(),
-    follows: new Set(),
+    follows: new IntList(),
     scale: 1,
     ts: -Infinity,
     events: 0,

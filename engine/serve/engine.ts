@@ -268,8 +268,11 @@ export class Engine implements FeedEngine {
     };
     // Users of the data directory: declared interests and follows.
     const u = ds.users;
+    // Each bundle user's state by dense index, for the replay below (no string lookup per event).
+    const byIndex: UserState[] = [];
     for (let i = 0; i < u.ids.size; i++) {
       const s = createUserState(bundle.dim);
+      byIndex.push(s);
       // An exact-length array (pushing reserves 17 slots; 100,000 users).
       s.declared = Array.from(u.interestTagIds.subarray(u.interestOffsets[i], u.interestOffsets[i + 1]));
       for (let j = u.followOffsets[i]; j < u.followOffsets[i + 1]; j++) s.profile.follows.add(u.followCreatorIds[j]);
@@ -278,10 +281,7 @@ export class Engine implements FeedEngine {
     for (let v = 0; v < catalog.size; v++) addTagSums(world, v);
     // Every event of the data directory (hold-out included).
     const e = ds.events;
-    for (let i = 0; i < e.count; i++) {
-      const userId = u.ids.ids[e.user[i]];
-      applyToWorld(world, this.userOf(world, userId), e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
-    }
+    for (let i = 0; i < e.count; i++) applyToWorld(world, byIndex[e.user[i]], e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
     // Posted since: videos, profiles, then the store's events (a shared store's recent global
     // feed feeds the statistics only: users catch up from the store when they are served).
     for (const v of postedVideos) this.adoptVideo(world, v);
@@ -304,6 +304,12 @@ export class Engine implements FeedEngine {
       }
     });
     if (skipped > 0) this.logger?.warn({ skipped }, 'events in the log name videos this bundle does not have; skipped');
+    // The replay appended to every user's affinities one event at a time: drop the spare capacity.
+    for (const s of users.values()) {
+      s.profile.tags.trim();
+      s.profile.creators.trim();
+      s.profile.follows.trim();
+    }
     // Fresh ring: the newest uploads.
     const byAge = Array.from({ length: catalog.size }, (_, i) => i).sort((a, b) => catalog.createdAt[a] - catalog.createdAt[b]);
     for (const v of byAge.slice(-FRESH_RING)) pushFresh(world, v);
