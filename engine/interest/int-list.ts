@@ -40,11 +40,6 @@ export class IntList {
     this.index = null;
   }
 
-  /** Drops the spare capacity that appending left (after a bulk load such as the start-up replay). */
-  trim(): void {
-    this.items = this.items.slice();
-  }
-
   [Symbol.iterator](): IterableIterator<number> {
     return this.items[Symbol.iterator]();
   }

@@ -17,7 +17,7 @@ const LINEAR = 12;
 
 export class WeightMap {
   /** Entries in insertion order: key, value, key, value, … */
-  private kv: number[] = [];
+  private readonly kv: number[] = [];
   /**
    * key × POSITIONS + position of each entry, ascending (so ascending by key); built once the map
    * outgrows a scan (most users' maps never do, and hold none).
@@ -98,12 +98,6 @@ export class WeightMap {
       }
     }
     return true;
-  }
-
-  /** Drops the spare capacity that appending left (after a bulk load such as the start-up replay). */
-  trim(): void {
-    this.kv = this.kv.slice();
-    if (this.byKey !== null) this.byKey = this.byKey.slice();
   }
 
   /** The key at position i (0 ≤ i < size) in insertion order. */

@@ -304,12 +304,6 @@ export class Engine implements FeedEngine {
       }
     });
     if (skipped > 0) this.logger?.warn({ skipped }, 'events in the log name videos this bundle does not have; skipped');
-    // The replay appended to every user's affinities one event at a time: drop the spare capacity.
-    for (const s of users.values()) {
-      s.profile.tags.trim();
-      s.profile.creators.trim();
-      s.profile.follows.trim();
-    }
     // Fresh ring: the newest uploads.
     const byAge = Array.from({ length: catalog.size }, (_, i) => i).sort((a, b) => catalog.createdAt[a] - catalog.createdAt[b]);
     for (const v of byAge.slice(-FRESH_RING)) pushFresh(world, v);
