@@ -10,8 +10,11 @@ import { interestConfig } from '../config.js';
 
 export interface Interests {
   readonly dim: number;
-  /** maxInterests × dim, row-major; rows [0, count) are live and unit-length. */
-  readonly vectors: Float32Array;
+  /**
+   * Row-major, `dim` values a row; rows [0, count) are live and unit-length. Holds up to
+   * maxInterests rows; grown as interests are added (see {@link createInterests}'s `rows`).
+   */
+  vectors: Float32Array;
   /** Weight of each live interest at time `ts` (decayed to it). */
   readonly weights: Float32Array;
   count: number;
@@ -19,10 +22,18 @@ export interface Interests {
   ts: number;
 }
 
-export function createInterests(dim: number, maxInterests: number = interestConfig.maxInterests): Interests {
+/** The vectors of interests with no row allocated yet (zero-length: shared, never written). */
+const NO_ROWS = new Float32Array(0);
+
+/**
+ * Empty interests. `rows` is the number of rows allocated up front (default all); with fewer, the
+ * vectors grow (1, 2, 4, … rows) as interests are added, so that the many users with one or two
+ * interests do not each hold maxInterests rows (a server keeps one per user).
+ */
+export function createInterests(dim: number, maxInterests: number = interestConfig.maxInterests, rows: number = maxInterests): Interests {
   return {
     dim,
-    vectors: new Float32Array(maxInterests * dim),
+    vectors: rows > 0 ? new Float32Array(Math.min(rows, maxInterests) * dim) : NO_ROWS,
     weights: new Float32Array(maxInterests),
     count: 0,
     ts: -Infinity,
@@ -124,6 +135,13 @@ function setRow(s: Interests, row: number, v: Float32Array, vOff: number, weight
   s.weights[row] = weight;
 }
 
+/** Reallocates the vectors to hold `rows` rows, keeping the live ones. */
+function growRows(s: Interests, rows: number): void {
+  const grown = new Float32Array(rows * s.dim);
+  grown.set(s.vectors.subarray(0, s.count * s.dim));
+  s.vectors = grown;
+}
+
 function removeRow(s: Interests, row: number): void {
   const last = s.count - 1;
   if (row !== last) {
@@ -144,6 +162,7 @@ export function applyPositive(s: Interests, v: Float32Array, vOff: number, stren
   const { index, similarity } = nearestInterest(s, v, vOff);
   if (index < 0 || similarity < interestConfig.newInterestSimilarity) {
     if (s.count < max) {
+      if ((s.count + 1) * s.dim > s.vectors.length) growRows(s, Math.min(max, Math.max(1, 2 * s.count)));
       setRow(s, s.count, v, vOff, strength);
       s.count++;
       return;

@@ -8,6 +8,8 @@ import { EVENT_CODE } from '../io/dataset.js';
 import { engagementWeight, isSkip, watchRatio } from '../features/engagement.js';
 import type { VideoCatalog } from '../features/catalog.js';
 import { applyNegative, applyPositive, createInterests, type Interests } from './interests.js';
+import { IntList } from './int-list.js';
+import { WeightMap } from './weight-map.js';
 
 export interface UserProfile {
   readonly interests: Interests;
@@ -15,13 +17,13 @@ export interface UserProfile {
    * Decayed positive weight per dense tag index, bounded to profileConfig.recentTags entries, stored
    * divided by `scale` (read with {@link weightOf}): decaying every entry is one multiplication.
    */
-  readonly tags: Map<number, number>;
+  readonly tags: WeightMap;
   /** Decayed affinity per dense creator index (positives add, skips and not_interested subtract), scaled like tags. */
-  readonly creators: Map<number, number>;
+  readonly creators: WeightMap;
   /** True weight = stored × scale; decays with event time, renormalised when it gets small. */
   scale: number;
   /** Creators the user follows (users.jsonl `follows` and `follow` events). */
-  readonly follows: Set<number>;
+  readonly follows: IntList;
   /** Event time the affinities were last decayed to. */
   ts: number;
   events: number;
@@ -32,10 +34,11 @@ export interface UserProfile {
 
 export function createProfile(dim: number): UserProfile {
   return {
-    interests: createInterests(dim),
-    tags: new Map(),
-    creators: new Map(),
-    follows: new Set(),
+    // Rows allocated as interests appear (about half of maxInterests on average).
+    interests: createInterests(dim, interestConfig.maxInterests, 0),
+    tags: new WeightMap(),
+    creators: new WeightMap(),
+    follows: new IntList(),
     scale: 1,
     ts: -Infinity,
     events: 0,
@@ -46,11 +49,11 @@ export function createProfile(dim: number): UserProfile {
 }
 
 /** The decayed weight of `key` in one of the profile's maps (tags or creators). */
-export function weightOf(p: UserProfile, m: Map<number, number>, key: number): number {
+export function weightOf(p: UserProfile, m: WeightMap, key: number): number {
   return (m.get(key) ?? 0) * p.scale;
 }
 
-function addWeight(p: UserProfile, m: Map<number, number>, key: number, w: number): void {
+function addWeight(p: UserProfile, m: WeightMap, key: number, w: number): void {
   m.set(key, (m.get(key) ?? 0) + w / p.scale);
 }
 
@@ -58,14 +61,15 @@ function addWeight(p: UserProfile, m: Map<number, number>, key: number, w: numbe
 const MIN_SCALE = 1e-30;
 
 /** Keeps the `cap` largest entries of m (drops the smallest when over). */
-function bound(m: Map<number, number>, cap: number): void {
+function bound(m: WeightMap, cap: number): void {
   if (m.size <= cap) return;
   let minK = -1;
   let minW = Infinity;
-  for (const [k, w] of m) {
+  for (let i = 0; i < m.size; i++) {
+    const w = m.valueAt(i);
     if (Math.abs(w) < minW) {
       minW = Math.abs(w);
-      minK = k;
+      minK = m.keyAt(i);
     }
   }
   m.delete(minK);
@@ -80,7 +84,7 @@ function decayProfileTo(p: UserProfile, ts: number): void {
   p.scale *= Math.pow(0.5, (ts - p.ts) / profileConfig.halfLifeMs);
   p.ts = ts;
   if (p.scale < MIN_SCALE) {
-    for (const m of [p.tags, p.creators]) for (const [k, w] of m) m.set(k, w * p.scale);
+    for (const m of [p.tags, p.creators]) for (let i = 0; i < m.size; i++) m.setValueAt(i, m.valueAt(i) * p.scale);
     p.scale = 1;
   }
 }
@@ -125,6 +129,6 @@ export function applyEvent(p: UserProfile, cat: VideoCatalog, v: number, type: n
 /** Sum of the user's tag weights (the tag-overlap feature's denominator). */
 export function tagMass(p: UserProfile): number {
   let s = 0;
-  for (const w of p.tags.values()) s += w;
+  for (let i = 0; i < p.tags.size; i++) s += p.tags.valueAt(i);
   return s * p.scale;
 }

@@ -16,10 +16,16 @@ export const SERVED_MEMORY = 300;
 export interface UserState {
   readonly profile: UserProfile;
   readonly seen: IntSet;
-  /** Creator → event time until which its videos are hidden. */
-  readonly notInterested: Map<number, number>;
-  /** Ring buffer of recently served video indices. */
-  readonly served: Int32Array;
+  /**
+   * Creator → event time until which its videos are hidden. Read-only here: written through
+   * {@link hideCreatorUntil} (a user without marks, most of them, shares one empty map).
+   */
+  notInterested: ReadonlyMap<number, number>;
+  /**
+   * Ring buffer of recently served video indices (-1 = empty slot); empty until the user is first
+   * served, so that users who are never served (most of a large bundle's) do not hold one.
+   */
+  served: Int32Array;
   servedNext: number;
   /** Declared sign-up interests (dense tag indices). */
   declared: number[];
@@ -28,12 +34,18 @@ export interface UserState {
   version: number;
 }
 
+/** The not_interested marks of a user without any (shared; typed read-only so that nothing writes it). */
+const NO_MARKS: ReadonlyMap<number, number> = new Map();
+
+/** The served ring of a user not served yet (shared, never written: rememberServed allocates a ring first). */
+const NOT_SERVED = new Int32Array(0);
+
 export function createUserState(dim: number): UserState {
   return {
     profile: createProfile(dim),
     seen: new IntSet(),
-    notInterested: new Map(),
-    served: new Int32Array(SERVED_MEMORY).fill(-1),
+    notInterested: NO_MARKS,
+    served: NOT_SERVED,
     servedNext: 0,
     declared: [],
     eventCount: 0,
@@ -46,11 +58,17 @@ export function applyUserEvent(s: UserState, cat: VideoCatalog, v: number, type:
   s.eventCount++;
   if (type === EVENT_CODE.view) s.seen.add(v);
   if (type === EVENT_CODE.not_interested) {
-    const until = ts + notInterestedConfig.durationMs;
-    const c = cat.creator[v];
-    if ((s.notInterested.get(c) ?? -Infinity) < until) s.notInterested.set(c, until);
+    hideCreatorUntil(s, cat.creator[v], ts + notInterestedConfig.durationMs);
   }
   applyEvent(s.profile, cat, v, type, watchMs, ts);
+}
+
+/** Hides creator c's videos from the user until `until` (event time), unless a later mark already does. */
+export function hideCreatorUntil(s: UserState, c: number, until: number): void {
+  if (!((s.notInterested.get(c) ?? -Infinity) < until)) return;
+  const marks = s.notInterested === NO_MARKS ? new Map<number, number>() : (s.notInterested as Map<number, number>);
+  marks.set(c, until);
+  s.notInterested = marks;
 }
 
 /** True when the user's not_interested mark on creator c is still in force at time ts. */
@@ -61,6 +79,7 @@ export function hidesCreator(s: UserState, c: number, ts: number): boolean {
 
 /** Remembers the videos of a response, so the next page does not repeat them. */
 export function rememberServed(s: UserState, videos: ArrayLike<number>, n: number): void {
+  if (n > 0 && s.served.length === 0) s.served = new Int32Array(SERVED_MEMORY).fill(-1);
   for (let i = 0; i < n; i++) {
     s.served[s.servedNext] = videos[i];
     s.servedNext = (s.servedNext + 1) % s.served.length;

@@ -24,8 +24,9 @@ import { embedVideoContent } from '../embedding/forward.js';
 import { VideoTowerWeights } from '../embedding/weights.js';
 import { decayed, EngagementStats } from '../features/stats.js';
 import { applyPositive, createInterests } from '../interest/interests.js';
-import { applyUserEvent, createUserState, rememberServed, type UserState } from '../interest/user-state.js';
-import { EVENT_CODE } from '../io/dataset.js';
+import { applyUserEvent, createUserState, hideCreatorUntil, rememberServed, type UserState } from '../interest/user-state.js';
+import type { WeightMap } from '../interest/weight-map.js';
+import { EVENT_CODE, type Dataset } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
 import { RequestContext, type ServingWorld } from '../pipeline/context.js';
 import { TopK } from '../vector/topk.js';
@@ -83,7 +84,11 @@ export interface OpenEngineOptions {
 
 /** Everything derived from one bundle plus the stored events; replaced whole on reload. */
 interface World extends ServingWorld {
-  readonly bundle: LoadedBundle;
+  /**
+   * Shared store: the bundle's users and events, to rebuild a user from (see rebuildUser); null with
+   * the embedded store, which never reads them after the replay (64 MB of events at a million videos).
+   */
+  readonly history: Pick<Dataset, 'users' | 'events'> | null;
   readonly tower: VideoTowerWeights;
   readonly users: Map<string, UserState>;
   readonly userIds: Interner;
@@ -100,6 +105,18 @@ interface World extends ServingWorld {
   readonly ctx: RequestContext;
   /** Shared store: the bundle's events of each bundle user (CSR over ds.users), to rebuild a user from. */
   readonly userEvents: { readonly offsets: Int32Array; readonly list: Int32Array } | null;
+}
+
+/**
+ * A video's creator id in the opening bundle (for the embedded store's recovery). Made here, not
+ * inline in Engine.open, so that the dataset is not held by open's scope, which the store's
+ * stream callbacks keep alive for as long as the engine runs.
+ */
+function creatorLookup(ds: Dataset): (videoId: string) => string | undefined {
+  return (id) => {
+    const v = ds.videos.ids.get(id);
+    return v < 0 ? undefined : ds.creators.ids[ds.videos.creator[v]];
+  };
 }
 
 /** The two-tower temperature the bundle was trained with (the retrieval logit divides by it). */
@@ -163,14 +180,7 @@ export class Engine implements FeedEngine {
     const url = opts.store ?? 'memory';
     const store: UserStateStore =
       url === 'memory'
-        ? await EmbeddedUserStore.open(
-            opts.stateDir,
-            (id) => {
-              const v = ds.videos.ids.get(id);
-              return v < 0 ? undefined : ds.creators.ids[ds.videos.creator[v]];
-            },
-            { logger: opts.logger },
-          )
+        ? await EmbeddedUserStore.open(opts.stateDir, creatorLookup(ds), { logger: opts.logger })
         : await RedisUserStore.open(url, { logger: opts.logger, prefix: opts.storePrefix, recentEntries: opts.storeRecentEntries });
     try {
       const engine = new Engine(store, opts.logger);
@@ -229,8 +239,9 @@ export class Engine implements FeedEngine {
     const stats = new EngagementStats(catalog.size, ds.creators.size, ds.sounds.size);
     const users = new Map<string, UserState>();
     const world: World = {
-      // The raw tower file is not kept (deserialised above; 290 MB at a million videos).
-      bundle: { ...bundle, tower: Buffer.alloc(0) },
+      // Not the bundle itself: its raw tower file (deserialised above; 290 MB at a million videos),
+      // and its catalogue columns once the catalogue grows, would stay in memory with it.
+      history: this.shared ? { users: ds.users, events: ds.events } : null,
       tower,
       catalog,
       videoIds: ds.videos.ids,
@@ -260,19 +271,20 @@ export class Engine implements FeedEngine {
     };
     // Users of the data directory: declared interests and follows.
     const u = ds.users;
+    // Each bundle user's state by dense index, for the replay below (no string lookup per event).
+    const byIndex: UserState[] = [];
     for (let i = 0; i < u.ids.size; i++) {
       const s = createUserState(bundle.dim);
-      for (let j = u.interestOffsets[i]; j < u.interestOffsets[i + 1]; j++) s.declared.push(u.interestTagIds[j]);
+      byIndex.push(s);
+      // An exact-length array (pushing reserves 17 slots; 100,000 users).
+      s.declared = Array.from(u.interestTagIds.subarray(u.interestOffsets[i], u.interestOffsets[i + 1]));
       for (let j = u.followOffsets[i]; j < u.followOffsets[i + 1]; j++) s.profile.follows.add(u.followCreatorIds[j]);
       users.set(u.ids.ids[i], s);
     }
     for (let v = 0; v < catalog.size; v++) addTagSums(world, v);
     // Every event of the data directory (hold-out included).
     const e = ds.events;
-    for (let i = 0; i < e.count; i++) {
-      const userId = u.ids.ids[e.user[i]];
-      applyToWorld(world, this.userOf(world, userId), e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
-    }
+    for (let i = 0; i < e.count; i++) applyToWorld(world, byIndex[e.user[i]], e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
     // Posted since: videos, profiles, then the store's events (a shared store's recent global
     // feed feeds the statistics only: users catch up from the store when they are served).
     for (const v of postedVideos) this.adoptVideo(world, v);
@@ -384,12 +396,12 @@ export class Engine implements FeedEngine {
   private rebuildUser(world: World, userId: string, read: UserRead, old: UserState | undefined): void {
     const dim = world.catalog.dim;
     const s = createUserState(dim);
-    const ds = world.bundle.dataset;
+    const ds = world.history!;
     const u = world.userIds.get(userId);
     let bundleEvents = 0;
     if (u >= 0 && u < ds.users.ids.size) {
       const du = ds.users;
-      for (let j = du.interestOffsets[u]; j < du.interestOffsets[u + 1]; j++) s.declared.push(du.interestTagIds[j]);
+      s.declared = Array.from(du.interestTagIds.subarray(du.interestOffsets[u], du.interestOffsets[u + 1]));
       for (let j = du.followOffsets[u]; j < du.followOffsets[u + 1]; j++) s.profile.follows.add(du.followCreatorIds[j]);
       const ue = world.userEvents!;
       const e = ds.events;
@@ -407,14 +419,14 @@ export class Engine implements FeedEngine {
     for (const [creatorId, ts] of r.notInterested) {
       const c = world.creators.get(creatorId);
       const until = ts + notInterestedConfig.durationMs;
-      if (c >= 0 && (s.notInterested.get(c) ?? -Infinity) < until) s.notInterested.set(c, until);
+      if (c >= 0) hideCreatorUntil(s, c, until);
     }
     for (const entry of read.entries) this.applyEntry(world, s, entry);
     if (r.profile) this.applyUserRecord(world, s, r.profile);
     s.eventCount = bundleEvents + read.eventCount;
     s.version = read.version;
     if (old) {
-      s.served.set(old.served);
+      s.served = old.served.slice();
       s.servedNext = old.servedNext;
     }
     this.visitors.delete(userId);
@@ -682,7 +694,7 @@ export class Engine implements FeedEngine {
       interests.push({ weight: round(p.interests.weights[j]), topTags: names(tags, world.tags.ids, 5), topCreators: names(creators, world.creators.ids, 3) });
     }
     interests.sort((a, b) => b.weight - a.weight);
-    const top = (m: Map<number, number>, ids: readonly string[]) =>
+    const top = (m: WeightMap, ids: readonly string[]) =>
       [...m.entries()].filter(([, w]) => w > 0).sort((a, b) => b[1] - a[1]).slice(0, 10).map(([i, w]) => ({ name: ids[i], weight: round(w * p.scale) }));
     return {
       userId,

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Growable } from '../../engine/io/growable.js';
 import { AsciiIdSet } from '../../engine/io/id-set.js';
+import { Interner } from '../../engine/io/interner.js';
 import { isSorted, sortPermutation } from '../../engine/io/sort.js';
 
 describe('Growable', () => {
@@ -17,6 +18,36 @@ describe('Growable', () => {
     expect([...a.subarray(1000)]).toEqual([7, 8]);
     g.truncate(1);
     expect([...g.toArray()]).toEqual([0]);
+  });
+});
+
+describe('Interner', () => {
+  it('gives each distinct id the next dense index and finds it again, like a Map', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 6 }), { maxLength: 200 }), fc.array(fc.string({ maxLength: 6 }), { maxLength: 50 }), (ids, probes) => {
+        const model = new Map<string, number>();
+        const it = new Interner(ids.slice(0, ids.length >> 1));
+        for (const id of ids.slice(0, ids.length >> 1)) if (!model.has(id)) model.set(id, model.size);
+        for (const id of ids.slice(ids.length >> 1)) {
+          if (!model.has(id)) model.set(id, model.size);
+          expect(it.intern(id)).toBe(model.get(id));
+        }
+        expect(it.size).toBe(model.size);
+        expect(it.ids).toEqual([...model.keys()]);
+        for (const id of [...ids, ...probes]) {
+          expect(it.get(id)).toBe(model.get(id) ?? -1);
+          expect(it.has(id)).toBe(model.has(id));
+        }
+      }),
+    );
+  });
+
+  it('keeps 300,000 sequential ids apart', () => {
+    const ids = Array.from({ length: 300_000 }, (_, i) => `v${String(i).padStart(6, '0')}`);
+    const it = new Interner(ids);
+    expect(it.size).toBe(ids.length);
+    for (let i = 0; i < ids.length; i += 997) expect(it.get(ids[i])).toBe(i);
+    expect(it.get('v300000')).toBe(-1);
   });
 });
 
