@@ -267,12 +267,7 @@ export class RedisUserStore implements UserStateStore {
         }
         void multi.frAppend(...args);
       }
-      const res = await multi.exec();
-      if (!res) throw new Error('transaction aborted');
-      return res.map(([err, reply]) => {
-        if (err) throw err;
-        return reply as number[];
-      });
+      return execReplies(multi);
     });
     const versions = new Map<string, VersionStep>();
     const keep = new Uint8Array(events.length);
@@ -297,12 +292,7 @@ export class RedisUserStore implements UserStateStore {
     const replies = await this.run('storing profiles', async () => {
       const multi = this.redis.multi() as ChainableCommander & Scripts;
       for (const id of ids) void multi.frProfile(this.key(id, 'log'), this.key(id, 'meta'), this.cap, USER_TTL_S, ...byUser.get(id)!);
-      const res = await multi.exec();
-      if (!res) throw new Error('transaction aborted');
-      return res.map(([err, reply]) => {
-        if (err) throw err;
-        return reply as number[];
-      });
+      return execReplies(multi);
     });
     const versions = new Map<string, VersionStep>();
     ids.forEach((id, j) => versions.set(id, { from: replies[j][0], to: replies[j][1] }));
@@ -428,4 +418,14 @@ export class RedisUserStore implements UserStateStore {
     this.reader?.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/** Runs a MULTI and returns each command's reply (the first failed command's error is thrown). */
+async function execReplies(multi: ChainableCommander): Promise<number[][]> {
+  const res = await multi.exec();
+  if (!res) throw new Error('transaction aborted');
+  return res.map(([err, reply]) => {
+    if (err) throw err;
+    return reply as number[];
+  });
 }

@@ -2,7 +2,7 @@
  * A real artifact bundle trained on a small planted world, shared by the serving tests (built once
  * per test file; a few seconds).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../../engine/train/pipeline.js';
@@ -33,4 +33,19 @@ export async function testBundle(opts: { users?: number; videosPerTopic?: number
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Flips one byte in the middle of a file (a corrupt bundle file for the damage tests). */
+export async function flipByte(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const { size } = await fh.stat();
+    const at = Math.floor(size / 2);
+    const buf = Buffer.alloc(1);
+    await fh.read(buf, 0, 1, at);
+    buf[0] = buf[0]! ^ 0xff;
+    await fh.write(buf, 0, 1, at);
+  } finally {
+    await fh.close();
+  }
 }

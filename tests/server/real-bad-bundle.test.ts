@@ -12,10 +12,10 @@
  * (tests/server/real-reload.test.ts covers `POST /admin/reload` to a corrupt or missing bundle
  * under a stream of requests, in process.)
  */
-import { cp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { cp, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testBundle, type TestBundle } from '../helpers/bundle.js';
+import { flipByte, testBundle, type TestBundle } from '../helpers/bundle.js';
 import { killAll, sleep, startServer } from '../helpers/server-process.js';
 
 let tb: TestBundle;
@@ -48,19 +48,6 @@ async function biggestFile(dir: string): Promise<string> {
   return best;
 }
 
-async function flipByte(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const { size } = await fh.stat();
-    const at = Math.floor(size / 2);
-    const buf = Buffer.alloc(1);
-    await fh.read(buf, 0, 1, at);
-    buf[0] = buf[0]! ^ 0xff;
-    await fh.write(buf, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
-}
 
 type Damage = (dir: string) => Promise<{ file: string; message: RegExp }>;
 

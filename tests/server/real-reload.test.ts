@@ -7,7 +7,7 @@
  * The reload callback is built here as server/main.ts builds it (`engine.reload(dir)`), with the
  * directory switchable so one test can point it at another bundle.
  */
-import { cp, open } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { train } from '../../engine/train/pipeline.js';
 import { createApp, type FeedApp } from '../../server/app.js';
 import { makeConfig } from '../../server/config.js';
 import { ServerMetrics } from '../../server/metrics.js';
-import { testBundle, type TestBundle } from '../helpers/bundle.js';
+import { flipByte, testBundle, type TestBundle } from '../helpers/bundle.js';
 import { expectError } from './harness.js';
 
 const TOKEN = 'reload-test-token-0123456789';
@@ -76,20 +76,6 @@ async function postJson(path: string, body: unknown): Promise<{ status: number; 
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Flips one byte in the middle of a file. */
-async function flipByte(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    const { size } = await fh.stat();
-    const at = Math.floor(size / 2);
-    const buf = Buffer.alloc(1);
-    await fh.read(buf, 0, 1, at);
-    buf[0] = buf[0]! ^ 0xff;
-    await fh.write(buf, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
-}
 
 beforeAll(async () => {
   tb = await testBundle();
