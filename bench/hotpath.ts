@@ -58,6 +58,19 @@ const TRAIN_OPTIONS: Record<Scale, Omit<TrainOptions, 'data' | 'out' | 'log'>> =
 };
 
 /** Reads `--name value` from argv. */
+/** The fields every results file starts with: what ran, when, and on what machine. */
+export function benchHeader(benchmark: string, scale: string) {
+  return {
+    benchmark,
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: os.availableParallelism(),
+    loadAverage1m: round(os.loadavg()[0], 2),
+    scale,
+  };
+}
+
 export function argOf(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -328,13 +341,7 @@ async function main(): Promise<void> {
     const meanInterests = round(interestsTotal / withHistory.length, 2);
 
     const result = {
-      benchmark: 'hotpath',
-      date: new Date().toISOString(),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      cpus: os.availableParallelism(),
-      loadAverage1m: round(os.loadavg()[0], 2),
-      scale,
+      ...benchHeader('hotpath', scale),
       world: { ...SCALES[scale], catalogue: nVideos, usersWithHistory: withHistory.length, meanInterestsPerUser: meanInterests, bundleBuiltSeconds: builtSeconds === null ? null : round(builtSeconds) },
       build,
       iterations,

@@ -40,7 +40,7 @@ import { mulberry32 } from '../engine/util/random.js';
 import { createApp } from '../server/app.js';
 import { makeConfig } from '../server/config.js';
 import { ServerMetrics } from '../server/metrics.js';
-import { argOf, ensureBundle, RESULTS_DIR, round, SCALES, scaleOf, today, topSelf } from './hotpath.js';
+import { argOf, benchHeader, ensureBundle, RESULTS_DIR, round, SCALES, scaleOf, today, topSelf } from './hotpath.js';
 
 /** Shedding limits for the measurement: high enough never to trigger. */
 const SHED = { maxInFlight: 1_000_000, maxEventLoopLagMs: 60_000 } as const;
@@ -272,13 +272,7 @@ async function drive(argv: string[]): Promise<void> {
     const final = await stats();
 
     const result = {
-      benchmark: 'http',
-      date: new Date().toISOString(),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      cpus: os.availableParallelism(),
-      loadAverage1m: round(os.loadavg()[0], 2),
-      scale,
+      ...benchHeader('http', scale),
       world: { ...SCALES[scale], usersWithHistory: ready.users.length, bundleBuiltSeconds: builtSeconds === null ? null : round(builtSeconds) },
       settings: { connections: connectionCounts, durationSeconds: duration, warmupSeconds: warmup, pipelining: 1, shedding: SHED, logging: 'silent', eventsPerBatch: 10, serversIn: 'one child process (app and bare endpoint); autocannon in the parent' },
       server: { engineOpenMs: ready.openMs, rssAfterOpenMiB: ready.rssMiB, rssAtEndMiB: round(final.rss / (1 << 20)), eventsPosted: eventSeq },

@@ -39,7 +39,7 @@ import { EmbeddedUserStore } from '../store/embedded-user-store.js';
 import { RedisUserStore } from '../store/redis-user-store.js';
 import { StoreUnavailableError, type StoreEntry, type UserRead, type UserStateStore } from '../store/user-state-store.js';
 import { LiveCatalog } from './catalog.js';
-import { EventIdSet } from './event-ids.js';
+import { EVENT_ID_MEMORY, EventIdSet } from './event-ids.js';
 import {
   EngineError,
   type FeedEngine,
@@ -57,8 +57,6 @@ export const REFRESH_MS = 10_000;
 export const REFRESH_SLICE = 10_000;
 /** Recent uploads scanned by the fresh source. */
 export const FRESH_RING = 1000;
-/** eventIds remembered for idempotency: at least this many of the latest (see EventIdSet). */
-export const EVENT_ID_MEMORY = 2_000_000;
 /** Users without state whose served pages are remembered (see Engine.visitors). */
 export const VISITOR_MEMORY = 100_000;
 /** Shared store: users outside the bundle whose derived state a replica caches (rebuilt from the store when evicted). */

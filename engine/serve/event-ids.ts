@@ -39,6 +39,9 @@ class Table {
   }
 }
 
+/** eventIds remembered for idempotency (the engine's and the embedded store's): at least this many of the latest. */
+export const EVENT_ID_MEMORY = 2_000_000;
+
 export class EventIdSet {
   private current: Table;
   private previous: Table | null = null;

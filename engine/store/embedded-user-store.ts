@@ -5,13 +5,13 @@
  *
  * Per user it keeps in memory what {@link UserStateStore.read} answers (version, the last
  * RECENT_ENTRIES entries, viewed videos, not_interested marks, latest profile), rebuilt from the
- * log and journals at open. The engine's own state is authoritative in this mode (`shared` is
+ * journals at open and from the log in the engine's own replay of it. The engine's own state is authoritative in this mode (`shared` is
  * false): it applies its writes directly and never reads users back on the request path.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { EventLog } from './eventlog.js';
-import { EventIdSet } from '../serve/event-ids.js';
+import { EVENT_ID_MEMORY, EventIdSet } from '../serve/event-ids.js';
 import { Journal } from '../serve/journal.js';
 import { userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
 import {
@@ -22,8 +22,6 @@ import {
   type VersionStep,
 } from './user-state-store.js';
 
-/** eventIds remembered for idempotency: at least this many of the latest (see EventIdSet). */
-export const EMBEDDED_EVENT_ID_MEMORY = 2_000_000;
 /**
  * Recent entries kept per user by default. Small: in this mode the engine's own state is
  * authoritative and never reads users back, so the index only has to answer {@link read} (for
@@ -50,7 +48,14 @@ export interface EmbeddedStoreOptions {
 export class EmbeddedUserStore implements UserStateStore {
   readonly shared = false;
   private readonly users = new Map<string, UserIndex>();
-  private readonly eventIds = new EventIdSet(EMBEDDED_EVENT_ID_MEMORY);
+  private readonly eventIds = new EventIdSet(EVENT_ID_MEMORY);
+  /**
+   * The log is indexed in the same pass as the engine's own replay (see {@link replayEvents}), so
+   * start-up reads it once; whatever needs the index before that replay indexes it alone.
+   */
+  private indexing: Promise<void> | undefined;
+  /** Creators of videos for the logged not_interested events; dropped once the log is indexed. */
+  private creatorOf: ((videoId: string) => string | undefined) | undefined;
   private closed = false;
 
   private constructor(
@@ -78,17 +83,33 @@ export class EmbeddedUserStore implements UserStateStore {
       const creators = new Map<string, string>();
       for (const v of videos.records) creators.set(v.id, v.creatorId);
       for (const u of users.records) store.indexProfile(u);
-      await log.replay((events) => {
-        for (const ev of events) {
-          if (ev.eventId) store.eventIds.add(ev.eventId);
-          store.indexEvent(ev, creators.get(ev.videoId) ?? creatorOf(ev.videoId));
-        }
-      });
+      store.creatorOf = (id) => creators.get(id) ?? creatorOf(id);
       return store;
     } catch (err) {
       for (const o of opened) await o.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Replays the log once, indexing every event (and handing each batch to `onBatch`). */
+  private indexLog(onBatch?: (events: EventRecord[]) => void): Promise<void> {
+    const creatorOf = this.creatorOf!;
+    this.indexing = this.log
+      .replay((events) => {
+        for (const ev of events) {
+          if (ev.eventId) this.eventIds.add(ev.eventId);
+          this.indexEvent(ev, creatorOf(ev.videoId));
+        }
+        onBatch?.(events);
+      })
+      .then(() => {
+        this.creatorOf = undefined;
+      });
+    return this.indexing;
+  }
+
+  private ensureIndexed(): Promise<void> {
+    return this.indexing ?? this.indexLog();
   }
 
   private userIndex(userId: string): UserIndex {
@@ -128,6 +149,7 @@ export class EmbeddedUserStore implements UserStateStore {
 
   async appendEvents(events: readonly EventRecord[], creatorIds: readonly string[]): Promise<AppendResult> {
     this.assertOpen();
+    await this.ensureIndexed();
     const accepted: EventRecord[] = [];
     const creators: string[] = [];
     const inBatch = new Set<string>();
@@ -153,6 +175,7 @@ export class EmbeddedUserStore implements UserStateStore {
 
   async putProfiles(users: readonly UserRecord[]): Promise<ReadonlyMap<string, VersionStep>> {
     this.assertOpen();
+    await this.ensureIndexed();
     await this.usersJournal.append(users);
     const versions = new Map<string, VersionStep>();
     for (const rec of users) {
@@ -164,10 +187,12 @@ export class EmbeddedUserStore implements UserStateStore {
   }
 
   async version(userId: string): Promise<number> {
+    await this.ensureIndexed();
     return this.users.get(userId)?.version ?? 0;
   }
 
   async read(userId: string, since: number): Promise<UserRead> {
+    await this.ensureIndexed();
     const u = this.users.get(userId);
     if (!u) {
       return since === 0 ? { version: 0, eventCount: 0, base: 0, entries: [] } : { version: 0, eventCount: 0, base: 0, entries: [], rebuild: { viewed: [], notInterested: new Map(), profile: null } };
@@ -210,6 +235,8 @@ export class EmbeddedUserStore implements UserStateStore {
   }
 
   async replayEvents(onBatch: (events: EventRecord[]) => void): Promise<void> {
+    if (this.indexing === undefined) return this.indexLog(onBatch);
+    await this.indexing;
     await this.log.replay((events) => onBatch(events));
   }
 
