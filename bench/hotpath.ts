@@ -303,6 +303,8 @@ async function main(): Promise<void> {
 
     // ---- whole recommend -------------------------------------------------------------------
     const recMs = new Float64Array(iterations);
+    /** Candidates the scorer ranked per request (the set after sources and filters). */
+    const ranked = new Float64Array(iterations);
     const stageSum: Record<string, number> = {};
     const timings: Record<string, number> = {};
     for (let i = 0; i < warmup; i++) await engine.recommend(withHistory[i % withHistory.length][0], 20, []);
@@ -319,6 +321,7 @@ async function main(): Promise<void> {
       const t = performance.now();
       await engine.recommend(userId, 20, [], timings);
       recMs[i] = performance.now() - t;
+      ranked[i] = world.ctx.set.count;
       for (const [key, v] of Object.entries(timings)) stageSum[key] = (stageSum[key] ?? 0) + v;
     }
     let hot: { fn: string; selfPct: number }[] | undefined;
@@ -339,6 +342,7 @@ async function main(): Promise<void> {
     const scorerStage = stages.scorer ?? 0;
     const overheadRatio = round((rec.mean - annStage - scorerStage) / (annStage + scorerStage), 2);
     const meanInterests = round(interestsTotal / withHistory.length, 2);
+    const rankedMean = round(ranked.reduce((a, b) => a + b, 0) / iterations);
 
     const result = {
       ...benchHeader('hotpath', scale),
@@ -352,6 +356,7 @@ async function main(): Promise<void> {
       recommend: {
         k: 20,
         us: rec,
+        rankedCandidates: { mean: rankedMean, p50: percentile(ranked, 0.5), min: Math.min(...ranked), max: Math.max(...ranked) },
         stagesMeanUs: stages,
         stagesSumUs: round(stageTotal),
         outsideStagesUs: round(rec.mean - stageTotal),
@@ -370,6 +375,7 @@ async function main(): Promise<void> {
       ['ANN recall@100 vs exact', `${recall} over ${exactQueries} queries (${queries.length} distinct interest vectors)`],
       ...Object.entries(rankerRows).map(([n, d]): [string, string] => [`rankCandidates, ${n} candidates p50 / p99`, `${us(d)}; ${round((d.p50 / Number(n)) * 1000)} ns per candidate at p50`]),
       ['engine.recommend(user, 20, []) p50 / p99', us(rec)],
+      ['  candidates ranked per request', `mean ${rankedMean}, p50 ${result.recommend.rankedCandidates.p50} (min ${result.recommend.rankedCandidates.min}, max ${result.recommend.rankedCandidates.max})`],
       ...Object.entries(stages).map(([key, v]): [string, string] => [`  stage ${key} (mean)`, `${v} µs (${round((100 * v) / rec.mean)}%)`]),
       ['  outside the timed stages (mean)', `${round(rec.mean - stageTotal)} µs`],
       ['pipeline overhead beyond ANN + ranker', `${round(rec.mean - annStage - scorerStage)} µs = ${overheadRatio}x the ANN (${annStage} µs) + scorer (${scorerStage} µs) stages`],

@@ -22,6 +22,15 @@ export const MIN_PER_INTEREST = 20;
 export const OVERFETCH = 1.1;
 export const OVERFETCH_MIN = 8;
 
+/** Candidates interest j of `interests` may add out of `budget` (wsum: the sum of their weights). */
+export function quotaOf(interests: Interests, j: number, wsum: number, budget: number): number {
+  const share = wsum > 0 ? interests.weights[j] / wsum : 1 / interests.count;
+  return Math.max(MIN_PER_INTEREST, Math.round(budget * share));
+}
+
+/** Results an unfiltered search asks for to fill `quota` after filtering. */
+export const overfetched = (quota: number): number => Math.ceil(quota * OVERFETCH) + OVERFETCH_MIN;
+
 /** Adds up to `budget` candidates found from the interests to `set`; returns how many were added. */
 export function retrieveByInterests(
   index: AnnIndex,
@@ -38,15 +47,14 @@ export function retrieveByInterests(
   const before = set.count;
   const dim = interests.dim;
   for (let j = 0; j < n; j++) {
-    const share = wsum > 0 ? interests.weights[j] / wsum : 1 / n;
-    const quota = Math.max(MIN_PER_INTEREST, Math.round(budget * share));
+    const quota = quotaOf(interests, j, wsum, budget);
     const query = interests.vectors.subarray(j * dim, (j + 1) * dim);
     if (filter === undefined) {
       const res = index.search(query, quota);
       for (let i = 0; i < res.count; i++) set.add(res.labels[i], source, res.scores[i], j);
       continue;
     }
-    const ask = Math.ceil(quota * OVERFETCH) + OVERFETCH_MIN;
+    const ask = overfetched(quota);
     let res = index.search(query, ask);
     let kept = 0;
     for (let i = 0; i < res.count; i++) if (filter(res.labels[i])) kept++;

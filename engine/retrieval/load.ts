@@ -26,6 +26,9 @@ export async function loadIndex(path: string): Promise<AnnIndex> {
 
 /** Sets an index's search width for serving ({@link retrievalConfig}); other kinds are left as they are. */
 export function tuneForServing(index: AnnIndex): AnnIndex {
-  if (index instanceof HnswIndex) index.efPerK = retrievalConfig.servingEfPerK;
+  if (index instanceof HnswIndex) {
+    index.efPerK = retrievalConfig.servingEfPerK;
+    index.efSearch = retrievalConfig.servingEfFloor;
+  }
   return index;
 }
