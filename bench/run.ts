@@ -8,7 +8,7 @@
  * in-process hot path and HTTP (autocannon) at 100k videos, and scale-out (memory store vs Redis
  * with 1 and N workers, real server processes; needs redis-server). Full scale: the hot path and
  * HTTP at 1M videos (the world is built and cached on first use, see bench/build-world.ts; its
- * build and index times are in the hot path's results). The summary checks the issue's targets and
+ * build times are in the hot path's results) and the index build, timed again in this run. The summary checks the issue's targets and
  * says by how much each missed one is missed. `--only` replaces the subset it ran in the day's summary.
  */
 import { spawnSync } from 'node:child_process';
@@ -44,13 +44,14 @@ const BENCHES: readonly Bench[] = [
     args: () => ['--events', '1000000', '--out', join(results, `eventlog-${date}.json`)],
     resultFile: `eventlog-${date}.json`,
   },
+  { name: 'index', script: 'bench/index-build.ts', args: (s) => ['--scale', s], resultFile: `index-<scale>-${date}.json` },
   { name: 'hotpath', script: 'bench/hotpath.ts', args: (s) => ['--scale', s], resultFile: `hotpath-<scale>-${date}.json` },
   { name: 'http', script: 'bench/http.ts', args: (s) => ['--scale', s], resultFile: `http-<scale>-${date}.json` },
   { name: 'workers', script: 'bench/workers.ts', args: () => [], resultFile: `workers-${date}.json` },
 ];
 
 /** Benchmarks run at `--scale full` (the others have fixed sizes and run at the small scale only). */
-const FULL_SCALE = new Set(['hotpath', 'http']);
+const FULL_SCALE = new Set(['index', 'hotpath', 'http']);
 
 const program = new Command()
   .name('feedrank-bench')
@@ -119,6 +120,7 @@ interface TargetRow {
 function checkTargets(b: Record<string, { result?: unknown }>): TargetRow[] {
   const hot = b.hotpath?.result as HotResult | undefined;
   const http = b.http?.result as HttpResult | undefined;
+  const index = b.index?.result as { wallSeconds: number } | undefined;
   const rows: TargetRow[] = [];
   const check = (name: string, measured: number | null | undefined, op: '<=' | '>=', bound: number, unit = '') => {
     if (measured === undefined || measured === null || Number.isNaN(measured)) return;
@@ -137,7 +139,8 @@ function checkTargets(b: Record<string, { result?: unknown }>): TargetRow[] {
   check('exact / ANN speed at p50', hot?.ann.exactOverHnswP50, '>=', 50, 'x');
   const rss = http ? Math.max(http.server.rssAfterOpenMiB, http.server.rssAtEndMiB) : hot?.engine.rssAfterOpenMiB;
   check('server RSS', rss, '<=', 2048, ' MiB');
-  check('index build (wall clock)', hot?.build?.trainPhases?.index, '<=', 300, ' s');
+  // Rebuilt and timed in this run (bench/index-build.ts); else as recorded when the world was built.
+  check('index build (wall clock)', index?.wallSeconds ?? hot?.build?.trainPhases?.index, '<=', 300, ' s');
   return rows;
 }
 
