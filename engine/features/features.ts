@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { interestConfig, profileConfig, statsConfig, TIME } from '../config.js';
-import { createInterests, similaritiesTo, type Interests } from '../interest/interests.js';
+import { createInterests, similaritiesOfMany, type Interests } from '../interest/interests.js';
 import { tagMass, type UserProfile } from '../interest/profile.js';
 import type { VideoCatalog } from './catalog.js';
 import { decayed, type EngagementStats } from './stats.js';
@@ -117,8 +117,8 @@ export class PairContext {
   private creatorFollowed = new Uint8Array(0);
   private creatorShift = 32;
   private creatorMask = 0;
-  /** Similarities of one video to each interest (see similaritiesTo). */
-  readonly sims = new Float64Array(interestConfig.maxInterests);
+  /** Similarities of a chunk of videos to each interest (see similaritiesOfMany). */
+  readonly sims = new Float64Array(SIM_CHUNK * interestConfig.maxInterests);
 
   /** Loads profile p (tables reused; grown only when p holds more entries than ever before). */
   prepare(p: UserProfile): this {
@@ -139,7 +139,7 @@ export class PairContext {
     }
     this.weightSum = wsum;
     this.topInterest = top;
-    if (this.sims.length < s.count) throw new Error(`PairContext: ${s.count} interests, at most ${this.sims.length}`);
+    if (s.count > interestConfig.maxInterests) throw new Error(`PairContext: ${s.count} interests, at most ${interestConfig.maxInterests}`);
 
     // Tags.
     const nTags = p.tags.size;
@@ -231,6 +231,8 @@ export class PairContext {
 }
 
 const EMPTY = -1;
+/** Videos whose similarities pairFeatures computes in one go. */
+const SIM_CHUNK = 64;
 
 /** 32 − log2 of a power-of-two table size at most half full with n keys (at least 64 slots). */
 function tableShift(n: number): number {
@@ -245,7 +247,7 @@ function tableShift(n: number): number {
  * for training (one video at a time) and serving (a request's candidates). Pure, allocation-free.
  */
 export function pairFeatures(pc: PairContext, cat: VideoCatalog, videos: Int32Array, m: number, ts: number, out: Float32Array, off: number): void {
-  const { vectors, dim, creator, tagOffsets, tagIds, createdAt } = cat;
+  const { vectors, creator, tagOffsets, tagIds, createdAt } = cat;
   const s = pc.interests;
   const n = s.count;
   const weights = s.weights;
@@ -254,40 +256,44 @@ export function pairFeatures(pc: PairContext, cat: VideoCatalog, videos: Int32Ar
   const topI = pc.topInterest;
   const scale = pc.scale;
   const mass = pc.tagMass;
-  for (let i = 0, o = off; i < m; i++, o += N_PAIR) {
-    const v = videos[i];
-    // Similarities: max cosine, weight-averaged cosine, cosine to the heaviest interest.
-    if (n === 0) {
-      out[o] = 0;
-      out[o + 1] = 0;
-      out[o + 2] = 0;
-    } else {
-      similaritiesTo(s, vectors, v * dim, sims);
-      let max = -Infinity;
-      let acc = 0;
-      for (let r = 0; r < n; r++) {
-        const sim = sims[r];
-        if (sim > max) max = sim;
-        acc += weights[r] * sim;
+  for (let c0 = 0; c0 < m; c0 += SIM_CHUNK) {
+    const c1 = Math.min(m, c0 + SIM_CHUNK);
+    // The chunk's similarities to every interest, several videos a pass (see similaritiesOfMany).
+    if (n > 0) similaritiesOfMany(s, vectors, videos, c0, c1 - c0, sims, 0);
+    for (let i = c0, o = off + c0 * N_PAIR; i < c1; i++, o += N_PAIR) {
+      const v = videos[i];
+      // Similarities: max cosine, weight-averaged cosine, cosine to the heaviest interest.
+      if (n === 0) {
+        out[o] = 0;
+        out[o + 1] = 0;
+        out[o + 2] = 0;
+      } else {
+        const so = (i - c0) * n;
+        let max = -Infinity;
+        let acc = 0;
+        for (let r = 0; r < n; r++) {
+          const sim = sims[so + r];
+          if (sim > max) max = sim;
+          acc += weights[r] * sim;
+        }
+        out[o] = max;
+        out[o + 1] = wsum > 0 ? acc / wsum : 0;
+        out[o + 2] = topI < 0 ? 0 : sims[so + topI];
       }
-      out[o] = max;
-      out[o + 1] = wsum > 0 ? acc / wsum : 0;
-      out[o + 2] = topI < 0 ? 0 : sims[topI];
+      const cs = pc.creatorSlot(creator[v]);
+      const aff = pc.creatorWeightAt(cs) * scale;
+      out[o + 3] = Math.sign(aff) * Math.log1p(Math.abs(aff));
+      out[o + 4] = pc.followedAt(cs) ? 1 : 0;
+      let overlap = 0;
+      const t0 = tagOffsets[v];
+      const t1 = tagOffsets[v + 1];
+      if (mass > 0 && t1 > t0) {
+        for (let t = t0; t < t1; t++) overlap += pc.tagWeight(tagIds[t]);
+        overlap *= scale;
+        overlap /= mass;
+      }
+      out[o + 5] = overlap;
+      out[o + 6] = Math.log1p(Math.max(0, ts - createdAt[v]) / TIME.HOUR);
     }
-    const c = creator[v];
-    const cs = pc.creatorSlot(c);
-    const aff = pc.creatorWeightAt(cs) * scale;
-    out[o + 3] = Math.sign(aff) * Math.log1p(Math.abs(aff));
-    out[o + 4] = pc.followedAt(cs) ? 1 : 0;
-    let overlap = 0;
-    const t0 = tagOffsets[v];
-    const t1 = tagOffsets[v + 1];
-    if (mass > 0 && t1 > t0) {
-      for (let t = t0; t < t1; t++) overlap += pc.tagWeight(tagIds[t]);
-      overlap *= scale;
-      overlap /= mass;
-    }
-    out[o + 5] = overlap;
-    out[o + 6] = Math.log1p(Math.max(0, ts - createdAt[v]) / TIME.HOUR);
   }
 }

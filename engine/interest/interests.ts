@@ -89,6 +89,64 @@ export function similaritiesTo(s: Interests, v: Float32Array, vOff: number, out:
   return count;
 }
 
+/**
+ * Similarities of m videos to every live interest: out[outOff + i·count + r] = ⟨interest r,
+ * vectors[videos[from + i]·dim ..]⟩, each the same sequential sum as {@link similaritiesTo}'s
+ * (so bit-identical to it). Each sum is a chain of dependent additions, so a single one runs at
+ * the adder's latency; with one or two interests, several videos go through one pass, giving the
+ * processor four independent chains at once (three or four interests already make four). Returns
+ * the count.
+ */
+export function similaritiesOfMany(s: Interests, vectors: Float32Array, videos: Int32Array, from: number, m: number, out: Float64Array, outOff: number): number {
+  const { dim, count } = s;
+  const q = s.vectors;
+  let i = 0;
+  if (count === 1) {
+    for (; i + 4 <= m; i += 4) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      const o2 = videos[from + i + 2] * dim, o3 = videos[from + i + 3] * dim;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = q[d];
+        a0 += x * vectors[o0 + d];
+        a1 += x * vectors[o1 + d];
+        a2 += x * vectors[o2 + d];
+        a3 += x * vectors[o3 + d];
+      }
+      const o = outOff + i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = a2;
+      out[o + 3] = a3;
+    }
+  } else if (count === 2) {
+    for (; i + 2 <= m; i += 2) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      let a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = vectors[o0 + d];
+        const y = vectors[o1 + d];
+        const r0 = q[d];
+        const r1 = q[dim + d];
+        a0 += r0 * x;
+        a1 += r1 * x;
+        b0 += r0 * y;
+        b1 += r1 * y;
+      }
+      const o = outOff + 2 * i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = b0;
+      out[o + 3] = b1;
+    }
+  }
+  for (; i < m; i++) {
+    similaritiesTo(s, vectors, videos[from + i] * dim, simScratch);
+    for (let r = 0; r < count; r++) out[outOff + i * count + r] = simScratch[r];
+  }
+  return count;
+}
+
 const simScratch = new Float64Array(64);
 
 function normalizeRow(s: Interests, row: number): void {
