@@ -93,9 +93,8 @@ export function similaritiesTo(s: Interests, v: Float32Array, vOff: number, out:
  * Similarities of m videos to every live interest: out[outOff + i·count + r] = ⟨interest r,
  * vectors[videos[from + i]·dim ..]⟩, each the same sequential sum as {@link similaritiesTo}'s
  * (so bit-identical to it). Each sum is a chain of dependent additions, so a single one runs at
- * the adder's latency; with one or two interests, several videos go through one pass, giving the
- * processor four independent chains at once (three or four interests already make four). Returns
- * the count.
+ * the adder's latency; several videos go through one pass, giving the processor four to eight
+ * independent chains at once. Returns the count.
  */
 export function similaritiesOfMany(s: Interests, vectors: Float32Array, videos: Int32Array, from: number, m: number, out: Float64Array, outOff: number): number {
   const { dim, count } = s;
@@ -138,6 +137,56 @@ export function similaritiesOfMany(s: Interests, vectors: Float32Array, videos: 
       out[o + 1] = a1;
       out[o + 2] = b0;
       out[o + 3] = b1;
+    }
+  } else if (count === 3) {
+    for (; i + 2 <= m; i += 2) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = vectors[o0 + d];
+        const y = vectors[o1 + d];
+        const r0 = q[d], r1 = q[dim + d], r2 = q[2 * dim + d];
+        a0 += r0 * x;
+        a1 += r1 * x;
+        a2 += r2 * x;
+        b0 += r0 * y;
+        b1 += r1 * y;
+        b2 += r2 * y;
+      }
+      const o = outOff + 3 * i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = a2;
+      out[o + 3] = b0;
+      out[o + 4] = b1;
+      out[o + 5] = b2;
+    }
+  } else if (count === 4) {
+    for (; i + 2 <= m; i += 2) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = vectors[o0 + d];
+        const y = vectors[o1 + d];
+        const r0 = q[d], r1 = q[dim + d], r2 = q[2 * dim + d], r3 = q[3 * dim + d];
+        a0 += r0 * x;
+        a1 += r1 * x;
+        a2 += r2 * x;
+        a3 += r3 * x;
+        b0 += r0 * y;
+        b1 += r1 * y;
+        b2 += r2 * y;
+        b3 += r3 * y;
+      }
+      const o = outOff + 4 * i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = a2;
+      out[o + 3] = a3;
+      out[o + 4] = b0;
+      out[o + 5] = b1;
+      out[o + 6] = b2;
+      out[o + 7] = b3;
     }
   }
   for (; i < m; i++) {
