@@ -304,37 +304,3 @@ export function applyNegative(s: Interests, v: Float32Array, vOff: number, push:
   s.weights[index] *= 1 - push;
   if (s.weights[index] < interestConfig.minWeight * 0.01) removeRow(s, index);
 }
-
-/**
- * Similarity features of a video against the interests, written into out[0..2]:
- * max cosine, weight-averaged cosine, cosine to the heaviest interest. All 0 with no interests.
- */
-export function interestSimilarities(s: Interests, v: Float32Array, vOff: number, out: Float32Array, outOff: number): void {
-  if (s.count === 0) {
-    out[outOff] = 0;
-    out[outOff + 1] = 0;
-    out[outOff + 2] = 0;
-    return;
-  }
-  let max = -Infinity;
-  let wsum = 0;
-  let acc = 0;
-  let heaviest = 0;
-  let top = 0;
-  const sims = simScratch;
-  similaritiesTo(s, v, vOff, sims);
-  for (let i = 0; i < s.count; i++) {
-    const sim = sims[i];
-    if (sim > max) max = sim;
-    const w = s.weights[i];
-    acc += w * sim;
-    wsum += w;
-    if (w > heaviest) {
-      heaviest = w;
-      top = sim;
-    }
-  }
-  out[outOff] = max;
-  out[outOff + 1] = wsum > 0 ? acc / wsum : 0;
-  out[outOff + 2] = top;
-}
