@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { interestConfig, profileConfig, statsConfig, TIME } from '../config.js';
-import { interestSimilarities } from '../interest/interests.js';
-import { weightOf, type UserProfile } from '../interest/profile.js';
+import { createInterests, similaritiesOfMany, type Interests } from '../interest/interests.js';
+import { tagMass, type UserProfile } from '../interest/profile.js';
 import type { VideoCatalog } from './catalog.js';
 import { decayed, type EngagementStats } from './stats.js';
 import { LONG_VIEW_RATIO, POSITIVE_WEIGHT, SKIP_MS, SKIP_RATIO } from './engagement.js';
@@ -90,31 +90,210 @@ export function videoFeatures(st: EngagementStats, cat: VideoCatalog, v: number,
 }
 
 /**
- * Writes the pair features (N_PAIR values) of user profile p and video v at time ts into out[off..].
- * `tagMass` is {@link tagMass}(p), computed once per request.
+ * A user's side of the pair features, prepared once per request (or per training example) from a
+ * {@link UserProfile} by {@link PairContext.prepare}: the tag and creator weights and the follows
+ * in small open-addressing tables (typed arrays that stay in L1), the tag mass, and the interests'
+ * per-request constants (weight sum, heaviest interest). A candidate then costs a few array reads
+ * per tag instead of a scan or binary search of the profile's maps. The values are the profile's
+ * own (stored weights and scale, as doubles), so the features come out exactly as computed from
+ * the profile directly (tests/features/pair-context.test.ts holds the straightforward reference).
  */
-export function pairFeatures(
-  p: UserProfile,
-  tagMassOfUser: number,
-  cat: VideoCatalog,
-  v: number,
-  ts: number,
-  out: Float32Array,
-  off: number,
-): void {
-  interestSimilarities(p.interests, cat.vectors, v * cat.dim, out, off);
-  const c = cat.creator[v];
-  const aff = weightOf(p, p.creators, c);
-  out[off + 3] = Math.sign(aff) * Math.log1p(Math.abs(aff));
-  out[off + 4] = p.follows.has(c) ? 1 : 0;
-  let overlap = 0;
-  const t0 = cat.tagOffsets[v];
-  const t1 = cat.tagOffsets[v + 1];
-  if (tagMassOfUser > 0 && t1 > t0) {
-    for (let i = t0; i < t1; i++) overlap += p.tags.get(cat.tagIds[i]) ?? 0;
-    overlap *= p.scale;
-    overlap /= tagMassOfUser;
+export class PairContext {
+  interests: Interests = createInterests(1, 1, 0);
+  /** The profile's scale (true weight = stored × scale). */
+  scale = 1;
+  /** {@link tagMass} of the profile. */
+  tagMass = 0;
+  /** Σ of the live interests' weights, in index order (the weighted mean's denominator). */
+  weightSum = 0;
+  /** Index of the heaviest interest (first of equals; -1 when no weight is > 0). */
+  topInterest = -1;
+  private tagKeys = new Int32Array(0);
+  private tagVals = new Float64Array(0);
+  private tagShift = 32;
+  private tagMask = 0;
+  private creatorKeys = new Int32Array(0);
+  private creatorVals = new Float64Array(0);
+  private creatorFollowed = new Uint8Array(0);
+  private creatorShift = 32;
+  private creatorMask = 0;
+  /** Similarities of a chunk of videos to each interest (see similaritiesOfMany). */
+  readonly sims = new Float64Array(SIM_CHUNK * interestConfig.maxInterests);
+
+  /** Loads profile p (tables reused; grown only when p holds more entries than ever before). */
+  prepare(p: UserProfile): this {
+    this.interests = p.interests;
+    this.scale = p.scale;
+    this.tagMass = tagMass(p);
+    const s = p.interests;
+    let wsum = 0;
+    let heaviest = 0;
+    let top = -1;
+    for (let i = 0; i < s.count; i++) {
+      const w = s.weights[i];
+      wsum += w;
+      if (w > heaviest) {
+        heaviest = w;
+        top = i;
+      }
+    }
+    this.weightSum = wsum;
+    this.topInterest = top;
+    if (s.count > interestConfig.maxInterests) throw new Error(`PairContext: ${s.count} interests, at most ${interestConfig.maxInterests}`);
+
+    // Tags.
+    const nTags = p.tags.size;
+    this.tagShift = tableShift(nTags);
+    const tSize = 2 ** (32 - this.tagShift);
+    this.tagMask = tSize - 1;
+    if (this.tagKeys.length < tSize) {
+      this.tagKeys = new Int32Array(tSize);
+      this.tagVals = new Float64Array(tSize);
+    }
+    this.tagKeys.fill(EMPTY, 0, tSize);
+    for (let i = 0; i < nTags; i++) {
+      const j = this.slot(this.tagKeys, this.tagShift, p.tags.keyAt(i));
+      this.tagKeys[j] = p.tags.keyAt(i);
+      this.tagVals[j] = p.tags.valueAt(i);
+    }
+
+    // Creators: weights and follows in one table (a followed creator without a weight has 0).
+    const nCreators = p.creators.size + p.follows.size;
+    this.creatorShift = tableShift(nCreators);
+    const cSize = 2 ** (32 - this.creatorShift);
+    this.creatorMask = cSize - 1;
+    if (this.creatorKeys.length < cSize) {
+      this.creatorKeys = new Int32Array(cSize);
+      this.creatorVals = new Float64Array(cSize);
+      this.creatorFollowed = new Uint8Array(cSize);
+    }
+    this.creatorKeys.fill(EMPTY, 0, cSize);
+    for (let i = 0; i < p.creators.size; i++) {
+      const j = this.slot(this.creatorKeys, this.creatorShift, p.creators.keyAt(i));
+      this.creatorKeys[j] = p.creators.keyAt(i);
+      this.creatorVals[j] = p.creators.valueAt(i);
+      this.creatorFollowed[j] = 0;
+    }
+    for (let i = 0; i < p.follows.size; i++) {
+      const c = p.follows.at(i);
+      const j = this.slot(this.creatorKeys, this.creatorShift, c);
+      if (this.creatorKeys[j] === EMPTY) {
+        this.creatorKeys[j] = c;
+        this.creatorVals[j] = 0;
+      }
+      this.creatorFollowed[j] = 1;
+    }
+    return this;
   }
-  out[off + 5] = overlap;
-  out[off + 6] = Math.log1p(Math.max(0, ts - cat.createdAt[v]) / TIME.HOUR);
+
+  /** Slot of key in the table: where it is, or the empty slot where it would go. */
+  private slot(keys: Int32Array, shift: number, key: number): number {
+    const mask = 2 ** (32 - shift) - 1;
+    let j = Math.imul(key, 0x9e3779b1) >>> shift;
+    while (keys[j] !== EMPTY && keys[j] !== key) j = (j + 1) & mask;
+    return j;
+  }
+
+  /** Stored weight of tag t (0 when the user has none). */
+  tagWeight(t: number): number {
+    const keys = this.tagKeys;
+    const mask = this.tagMask;
+    let j = Math.imul(t, 0x9e3779b1) >>> this.tagShift;
+    for (;;) {
+      const k = keys[j];
+      if (k === t) return this.tagVals[j];
+      if (k === EMPTY) return 0;
+      j = (j + 1) & mask;
+    }
+  }
+
+  /** Slot of creator c in the creator table, or -1 when the user has no weight for c and does not follow c. */
+  creatorSlot(c: number): number {
+    const keys = this.creatorKeys;
+    const mask = this.creatorMask;
+    let j = Math.imul(c, 0x9e3779b1) >>> this.creatorShift;
+    for (;;) {
+      const k = keys[j];
+      if (k === c) return j;
+      if (k === EMPTY) return -1;
+      j = (j + 1) & mask;
+    }
+  }
+
+  /** Stored affinity at a creator slot (0 for -1). */
+  creatorWeightAt(j: number): number {
+    return j < 0 ? 0 : this.creatorVals[j];
+  }
+
+  followedAt(j: number): boolean {
+    return j >= 0 && this.creatorFollowed[j] === 1;
+  }
+}
+
+const EMPTY = -1;
+/** Videos whose similarities pairFeatures computes in one go. */
+const SIM_CHUNK = 64;
+
+/** 32 − log2 of a power-of-two table size at most half full with n keys (at least 64 slots). */
+function tableShift(n: number): number {
+  let bits = 6;
+  while (2 ** bits < 2 * n) bits++;
+  return 32 - bits;
+}
+
+/**
+ * Writes the pair features (N_PAIR values) of the prepared user `pc` and videos videos[0..m) at
+ * time ts into out[off + i·N_PAIR ..], one row per video. The one definition of the pair features,
+ * for training (one video at a time) and serving (a request's candidates). Pure, allocation-free.
+ */
+export function pairFeatures(pc: PairContext, cat: VideoCatalog, videos: Int32Array, m: number, ts: number, out: Float32Array, off: number): void {
+  const { vectors, creator, tagOffsets, tagIds, createdAt } = cat;
+  const s = pc.interests;
+  const n = s.count;
+  const weights = s.weights;
+  const sims = pc.sims;
+  const wsum = pc.weightSum;
+  const topI = pc.topInterest;
+  const scale = pc.scale;
+  const mass = pc.tagMass;
+  for (let c0 = 0; c0 < m; c0 += SIM_CHUNK) {
+    const c1 = Math.min(m, c0 + SIM_CHUNK);
+    // The chunk's similarities to every interest, several videos a pass (see similaritiesOfMany).
+    if (n > 0) similaritiesOfMany(s, vectors, videos, c0, c1 - c0, sims, 0);
+    for (let i = c0, o = off + c0 * N_PAIR; i < c1; i++, o += N_PAIR) {
+      const v = videos[i];
+      // Similarities: max cosine, weight-averaged cosine, cosine to the heaviest interest.
+      if (n === 0) {
+        out[o] = 0;
+        out[o + 1] = 0;
+        out[o + 2] = 0;
+      } else {
+        const so = (i - c0) * n;
+        let max = -Infinity;
+        let acc = 0;
+        for (let r = 0; r < n; r++) {
+          const sim = sims[so + r];
+          if (sim > max) max = sim;
+          acc += weights[r] * sim;
+        }
+        out[o] = max;
+        out[o + 1] = wsum > 0 ? acc / wsum : 0;
+        out[o + 2] = topI < 0 ? 0 : sims[so + topI];
+      }
+      const cs = pc.creatorSlot(creator[v]);
+      const aff = pc.creatorWeightAt(cs) * scale;
+      out[o + 3] = Math.sign(aff) * Math.log1p(Math.abs(aff));
+      out[o + 4] = pc.followedAt(cs) ? 1 : 0;
+      let overlap = 0;
+      const t0 = tagOffsets[v];
+      const t1 = tagOffsets[v + 1];
+      if (mass > 0 && t1 > t0) {
+        for (let t = t0; t < t1; t++) overlap += pc.tagWeight(tagIds[t]);
+        overlap *= scale;
+        overlap /= mass;
+      }
+      out[o + 5] = overlap;
+      out[o + 6] = Math.log1p(Math.max(0, ts - createdAt[v]) / TIME.HOUR);
+    }
+  }
 }

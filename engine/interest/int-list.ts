@@ -22,6 +22,11 @@ export class IntList {
     return this.index !== null ? x >= 0 && this.index.has(x) : this.items.includes(x);
   }
 
+  /** The member at position i (0 ≤ i < size) in insertion order. */
+  at(i: number): number {
+    return this.items[i];
+  }
+
   /** Adds integer x ≥ 0 (no-op when present). */
   add(x: number): this {
     if (!Number.isInteger(x) || x < 0) throw new RangeError(`IntList: ${x} is not a non-negative integer`);

@@ -89,6 +89,113 @@ export function similaritiesTo(s: Interests, v: Float32Array, vOff: number, out:
   return count;
 }
 
+/**
+ * Similarities of m videos to every live interest: out[outOff + i·count + r] = ⟨interest r,
+ * vectors[videos[from + i]·dim ..]⟩, each the same sequential sum as {@link similaritiesTo}'s
+ * (so bit-identical to it). Each sum is a chain of dependent additions, so a single one runs at
+ * the adder's latency; several videos go through one pass, giving the processor four to eight
+ * independent chains at once. Returns the count.
+ */
+export function similaritiesOfMany(s: Interests, vectors: Float32Array, videos: Int32Array, from: number, m: number, out: Float64Array, outOff: number): number {
+  const { dim, count } = s;
+  const q = s.vectors;
+  let i = 0;
+  if (count === 1) {
+    for (; i + 4 <= m; i += 4) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      const o2 = videos[from + i + 2] * dim, o3 = videos[from + i + 3] * dim;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = q[d];
+        a0 += x * vectors[o0 + d];
+        a1 += x * vectors[o1 + d];
+        a2 += x * vectors[o2 + d];
+        a3 += x * vectors[o3 + d];
+      }
+      const o = outOff + i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = a2;
+      out[o + 3] = a3;
+    }
+  } else if (count === 2) {
+    for (; i + 2 <= m; i += 2) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      let a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = vectors[o0 + d];
+        const y = vectors[o1 + d];
+        const r0 = q[d];
+        const r1 = q[dim + d];
+        a0 += r0 * x;
+        a1 += r1 * x;
+        b0 += r0 * y;
+        b1 += r1 * y;
+      }
+      const o = outOff + 2 * i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = b0;
+      out[o + 3] = b1;
+    }
+  } else if (count === 3) {
+    for (; i + 2 <= m; i += 2) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = vectors[o0 + d];
+        const y = vectors[o1 + d];
+        const r0 = q[d], r1 = q[dim + d], r2 = q[2 * dim + d];
+        a0 += r0 * x;
+        a1 += r1 * x;
+        a2 += r2 * x;
+        b0 += r0 * y;
+        b1 += r1 * y;
+        b2 += r2 * y;
+      }
+      const o = outOff + 3 * i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = a2;
+      out[o + 3] = b0;
+      out[o + 4] = b1;
+      out[o + 5] = b2;
+    }
+  } else if (count === 4) {
+    for (; i + 2 <= m; i += 2) {
+      const o0 = videos[from + i] * dim, o1 = videos[from + i + 1] * dim;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      for (let d = 0; d < dim; d++) {
+        const x = vectors[o0 + d];
+        const y = vectors[o1 + d];
+        const r0 = q[d], r1 = q[dim + d], r2 = q[2 * dim + d], r3 = q[3 * dim + d];
+        a0 += r0 * x;
+        a1 += r1 * x;
+        a2 += r2 * x;
+        a3 += r3 * x;
+        b0 += r0 * y;
+        b1 += r1 * y;
+        b2 += r2 * y;
+        b3 += r3 * y;
+      }
+      const o = outOff + 4 * i;
+      out[o] = a0;
+      out[o + 1] = a1;
+      out[o + 2] = a2;
+      out[o + 3] = a3;
+      out[o + 4] = b0;
+      out[o + 5] = b1;
+      out[o + 6] = b2;
+      out[o + 7] = b3;
+    }
+  }
+  for (; i < m; i++) {
+    similaritiesTo(s, vectors, videos[from + i] * dim, simScratch);
+    for (let r = 0; r < count; r++) out[outOff + i * count + r] = simScratch[r];
+  }
+  return count;
+}
+
 const simScratch = new Float64Array(64);
 
 function normalizeRow(s: Interests, row: number): void {
@@ -196,38 +303,4 @@ export function applyNegative(s: Interests, v: Float32Array, vOff: number, push:
   normalizeRow(s, index);
   s.weights[index] *= 1 - push;
   if (s.weights[index] < interestConfig.minWeight * 0.01) removeRow(s, index);
-}
-
-/**
- * Similarity features of a video against the interests, written into out[0..2]:
- * max cosine, weight-averaged cosine, cosine to the heaviest interest. All 0 with no interests.
- */
-export function interestSimilarities(s: Interests, v: Float32Array, vOff: number, out: Float32Array, outOff: number): void {
-  if (s.count === 0) {
-    out[outOff] = 0;
-    out[outOff + 1] = 0;
-    out[outOff + 2] = 0;
-    return;
-  }
-  let max = -Infinity;
-  let wsum = 0;
-  let acc = 0;
-  let heaviest = 0;
-  let top = 0;
-  const sims = simScratch;
-  similaritiesTo(s, v, vOff, sims);
-  for (let i = 0; i < s.count; i++) {
-    const sim = sims[i];
-    if (sim > max) max = sim;
-    const w = s.weights[i];
-    acc += w * sim;
-    wsum += w;
-    if (w > heaviest) {
-      heaviest = w;
-      top = sim;
-    }
-  }
-  out[outOff] = max;
-  out[outOff + 1] = wsum > 0 ? acc / wsum : 0;
-  out[outOff + 2] = top;
 }

@@ -4,10 +4,10 @@
  * request, and only the pair features are computed per candidate.
  */
 import type { VideoCatalog } from '../features/catalog.js';
-import { N_PAIR, N_USER, N_VIDEO, pairFeatures, userFeatures, videoFeatures } from '../features/features.js';
+import { N_PAIR, N_USER, N_VIDEO, PairContext, pairFeatures, userFeatures, videoFeatures } from '../features/features.js';
 import { decayed, type EngagementStats } from '../features/stats.js';
 import { blendConfig, statsConfig } from '../config.js';
-import { tagMass, type UserProfile } from '../interest/profile.js';
+import type { UserProfile } from '../interest/profile.js';
 import { scoreCandidates, userPart, videoPart, type RankerWeights } from '../ranking/model.js';
 import type { CandidateSet } from './candidates.js';
 
@@ -15,7 +15,11 @@ import type { CandidateSet } from './candidates.js';
 export class RankScratch {
   readonly user = new Float32Array(N_USER);
   readonly userPart: Float32Array;
+  /** The request's user, prepared for the pair features. */
+  readonly pairContext = new PairContext();
   pair: Float32Array;
+  /** Sum of the values {@link touchRows} read (kept so that its reads are not optimised away). */
+  touched = 0;
   /** Sort keys of the final ordering (see run.ts). */
   sortKeys = new Float64Array(0);
   constructor(hidden: number, capacity: number) {
@@ -58,10 +62,38 @@ export function retrievalLogit(stats: EngagementStats, v: number, similarity: nu
  * pair feature, so candidates of every source are scored alike).
  */
 export function blendScores(stats: EngagementStats, ts: number, temperature: number, set: CandidateSet, scratch: RankScratch): void {
+  // The candidates' two statistics first, in a tiny loop, so their cache misses overlap (as in touchRows).
+  const { slowPositives, videoTs } = stats;
+  let touched = 0;
+  for (let i = 0; i < set.count; i++) touched += slowPositives[set.video[i]] + videoTs[set.video[i]];
+  scratch.touched = touched;
   for (let i = 0; i < set.count; i++) {
     const sim = scratch.pair[i * N_PAIR];
     set.score[i] = blendConfig.rankerWeight * set.score[i] + retrievalLogit(stats, set.video[i], sim, ts, temperature);
   }
+}
+
+/**
+ * Reads one value of each cache line the scorer will read for each candidate (its vector row, its
+ * per-video part, its creator, tag offsets and upload time), in one loop with a tiny body. The
+ * candidates are random rows of million-row columns, so nearly every one of these reads misses
+ * the cache; here the processor overlaps the misses of many candidates (the loads are
+ * independent), where in the feature and scoring loops each candidate's misses stall a long body.
+ * A software prefetch: measured at 300 candidates, 1M videos, ~50 µs here saves ~250 µs later.
+ * Returns the sum of what it read (the caller keeps it, so the loads stay).
+ */
+export function touchRows(cat: VideoCatalog, videoParts: Float32Array, hidden: number, videos: Int32Array, m: number): number {
+  const { vectors, dim, creator, tagOffsets, createdAt } = cat;
+  let sum = 0;
+  for (let i = 0; i < m; i++) {
+    const v = videos[i];
+    let x = creator[v] + tagOffsets[v] + createdAt[v];
+    // A float32 row of `dim` values spans dim / 16 cache lines of 64 bytes (16 floats); likewise the parts.
+    for (let d = v * dim, end = d + dim; d < end; d += 16) x += vectors[d];
+    for (let h = v * hidden, end = h + hidden; h < end; h += 16) x += videoParts[h];
+    sum += x;
+  }
+  return sum;
 }
 
 /** Scores every candidate of `set` for user profile p at time ts with the ranker, into set.score. */
@@ -78,7 +110,7 @@ export function rankCandidates(
   if (scratch.pair.length < m * N_PAIR) scratch.pair = new Float32Array(set.capacity * N_PAIR);
   userFeatures(p, scratch.user, 0);
   userPart(ranker, scratch.user, scratch.userPart);
-  const mass = tagMass(p);
-  for (let i = 0; i < m; i++) pairFeatures(p, mass, cat, set.video[i], ts, scratch.pair, i * N_PAIR);
+  scratch.touched = touchRows(cat, videoParts, ranker.hidden, set.video, m);
+  pairFeatures(scratch.pairContext.prepare(p), cat, set.video, m, ts, scratch.pair, 0);
   scoreCandidates(ranker, scratch.userPart, videoParts, set.video, scratch.pair, m, set.score);
 }

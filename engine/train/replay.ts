@@ -7,9 +7,9 @@
 import { rankerConfig } from '../config.js';
 import type { VideoCatalog } from '../features/catalog.js';
 import { isSkip, LONG_VIEW_RATIO, watchRatio } from '../features/engagement.js';
-import { N_FEATURES, N_USER, N_VIDEO, pairFeatures, userFeatures, videoFeatures } from '../features/features.js';
+import { N_FEATURES, N_USER, N_VIDEO, PairContext, pairFeatures, userFeatures, videoFeatures } from '../features/features.js';
 import { EngagementStats } from '../features/stats.js';
-import { applyEvent, createProfile, tagMass, type UserProfile } from '../interest/profile.js';
+import { applyEvent, createProfile, type UserProfile } from '../interest/profile.js';
 import { EVENT_CODE, type Dataset } from '../io/dataset.js';
 import { N_HEADS } from '../ranking/model.js';
 import type { RankerExamples } from '../ranking/train.js';
@@ -43,6 +43,10 @@ export function replayEvents(ds: Dataset, cat: VideoCatalog, state: ReplayState,
   }
 }
 
+/** fullFeatures' prepared user and one-video list (examples are built one at a time). */
+const examplePair = new PairContext();
+const exampleVideo = new Int32Array(1);
+
 /** Writes the full feature vector (user | video | pair) of (profile, video) at ts into out[off..]. */
 export function fullFeatures(
   p: UserProfile,
@@ -55,7 +59,8 @@ export function fullFeatures(
 ): void {
   userFeatures(p, out, off);
   videoFeatures(stats, cat, v, ts, out, off + N_USER);
-  pairFeatures(p, tagMass(p), cat, v, ts, out, off + N_USER + N_VIDEO);
+  exampleVideo[0] = v;
+  pairFeatures(examplePair.prepare(p), cat, exampleVideo, 1, ts, out, off + N_USER + N_VIDEO);
 }
 
 /**
