@@ -32,6 +32,7 @@ import { ExactIndex } from '../engine/retrieval/exact.js';
 import { openEngine, type Engine } from '../engine/serve/engine.js';
 import { train, type TrainOptions } from '../engine/train/pipeline.js';
 import { mulberry32 } from '../engine/util/random.js';
+import { hugePageState } from '../server/hugepages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = join(here, 'results');
@@ -68,6 +69,7 @@ export function benchHeader(benchmark: string, scale: string) {
     cpus: os.availableParallelism(),
     loadAverage1m: round(os.loadavg()[0], 2),
     scale,
+    hugePages: hugePageState(),
   };
 }
 

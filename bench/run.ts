@@ -17,6 +17,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { withHugePages } from '../server/hugepages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -78,7 +79,8 @@ for (const b of BENCHES) {
   const resultFile = b.resultFile.replace('<scale>', opts.scale);
   process.stdout.write(`\n### ${b.name}\n`);
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', b.script, ...b.args(opts.scale)], { cwd: root, stdio: 'inherit' });
+  // Every benchmark runs as `npm start` runs the server: with glibc's huge-page tunable (server/hugepages.ts).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', b.script, ...b.args(opts.scale)], { cwd: root, stdio: 'inherit', env: withHugePages(process.env) });
   const seconds = (Date.now() - t0) / 1000;
   const file = join(results, resultFile);
   const ok = r.status === 0 && existsSync(file);

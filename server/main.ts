@@ -26,6 +26,7 @@ import { isClusterPrimary, runPrimary, serveClusterMetrics } from './cluster.js'
 import { ConfigError, loadConfig, type ServerConfig } from './config.js';
 import { ensureDemoBundle } from './demo.js';
 import { EngineError } from './errors.js';
+import { hugePageState } from './hugepages.js';
 import { ServerMetrics } from './metrics.js';
 
 type OpenedEngine = Awaited<ReturnType<typeof openEngine>>;
@@ -161,7 +162,7 @@ export async function main(): Promise<void> {
       return;
     }
     engine = opened;
-    logger.info({ modelVersion: opened.modelVersion, ms: Math.round(performance.now() - t0) }, 'engine ready');
+    logger.info({ modelVersion: opened.modelVersion, ms: Math.round(performance.now() - t0), hugePages: hugePageState() }, 'engine ready');
   } catch (err) {
     if (shuttingDown) return;
     logger.fatal({ err, bundleDir: config.artifactsDir }, 'start-up failed');
