@@ -61,6 +61,11 @@ export const FRESH_RING = 1000;
 export const VISITOR_MEMORY = 100_000;
 /** Shared store: users outside the bundle whose derived state a replica caches (rebuilt from the store when evicted). */
 export const SHARED_USER_CACHE = 200_000;
+/** What is remembered of a visitor (see Engine.visitors): their served ring, nothing else. */
+interface Visitor {
+  served: Int32Array;
+  servedNext: number;
+}
 /** Candidate capacity of one request. */
 const REQUEST_CAPACITY = 1024;
 
@@ -103,6 +108,8 @@ interface World extends ServingWorld {
   readonly ctx: RequestContext;
   /** Shared store: the bundle's events of each bundle user (CSR over ds.users), to rebuild a user from. */
   readonly userEvents: { readonly offsets: Int32Array; readonly list: Int32Array } | null;
+  /** The state of a user without any (a visitor is served as this with their served ring); never written. */
+  readonly blank: UserState;
 }
 
 /**
@@ -150,9 +157,10 @@ export class Engine implements FeedEngine {
   private eventIds = new EventIdSet(EVENT_ID_MEMORY);
   /**
    * Users who asked for a feed but have no state yet (no events, no profile): their served pages
-   * are remembered here, bounded, so that any id asking for a feed cannot grow the user map.
+   * are remembered here, bounded, so that any id asking for a feed cannot grow the user map. Only
+   * the served ring is kept (~0.3 KB for a visitor served one page, not a whole empty state).
    */
-  private readonly visitors = new LRUCache<string, UserState>({ max: VISITOR_MEMORY });
+  private readonly visitors = new LRUCache<string, Visitor>({ max: VISITOR_MEMORY });
   /** Shared store: derived state of users outside the bundle (the bundle's users stay in world.users). */
   private readonly remote = new LRUCache<string, UserState>({ max: SHARED_USER_CACHE });
   private readonly shared: boolean;
@@ -264,6 +272,7 @@ export class Engine implements FeedEngine {
       partsCursor: 0,
       ctx: new RequestContext(REQUEST_CAPACITY, catalog.size, bundle.ranker.hidden),
       userEvents: this.shared ? eventsByUser(ds.users.ids.size, ds.events.user, ds.events.count) : null,
+      blank: createUserState(bundle.dim),
       tagVector: (tag) => tagVectorOf(world, tag),
       now: () => world.latestTs,
     };
@@ -325,8 +334,13 @@ export class Engine implements FeedEngine {
   private userOf(world: World, userId: string): UserState {
     let s = this.stateOf(world, userId);
     if (!s) {
-      s = this.visitors.get(userId) ?? createUserState(world.catalog.dim);
-      this.visitors.delete(userId);
+      s = createUserState(world.catalog.dim);
+      const visitor = this.visitors.get(userId);
+      if (visitor) {
+        s.served = visitor.served;
+        s.servedNext = visitor.servedNext;
+        this.visitors.delete(userId);
+      }
       this.keep(world, userId, s);
     }
     return s;
@@ -453,10 +467,15 @@ export class Engine implements FeedEngine {
   async recommend(userId: string, k: number, exclude: readonly string[], timings?: StageTimings): Promise<RecommendResponse> {
     if (this.shared) await this.sync(userId);
     const world = this.world;
-    let stored = this.stateOf(world, userId) ?? this.visitors.get(userId);
+    let stored = this.stateOf(world, userId);
+    let visitor: Visitor | undefined;
     if (!stored) {
-      stored = createUserState(world.catalog.dim);
-      this.visitors.set(userId, stored);
+      visitor = this.visitors.get(userId);
+      if (!visitor) {
+        visitor = { served: world.blank.served, servedNext: 0 };
+        this.visitors.set(userId, visitor);
+      }
+      stored = { ...world.blank, served: visitor.served, servedNext: visitor.servedNext };
     }
     const user = withDeclaredInterests(world, stored);
     const ctx = world.ctx;
@@ -486,6 +505,10 @@ export class Engine implements FeedEngine {
     const served = servedScratch.length >= items.length ? servedScratch : (servedScratch = new Int32Array(items.length));
     for (let i = 0; i < items.length; i++) served[i] = items[i].video;
     rememberServed(stored, served, items.length);
+    if (visitor) {
+      visitor.served = stored.served;
+      visitor.servedNext = stored.servedNext;
+    }
     return {
       userId,
       modelVersion: world.modelVersion,
