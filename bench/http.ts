@@ -46,6 +46,7 @@ import { runInNewContext } from 'node:vm';
 import express from 'express';
 import { pino } from 'pino';
 import { openEngine } from '../engine/serve/engine.js';
+import { limitHeapGrowth } from '../engine/util/gc.js';
 import { mulberry32 } from '../engine/util/random.js';
 import { createApp } from '../server/app.js';
 import { makeConfig } from '../server/config.js';
@@ -93,9 +94,10 @@ function memoryNow(): ServerMemory {
   return { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), arrayBuffersMiB: mib(m.arrayBuffers) };
 }
 
-/** Server process: the app and the bare endpoint; stops when its stdin closes. */
+/** Server process: the app and the bare endpoint, set up as server/main.ts sets up the app; stops when its stdin closes. */
 async function serve(bundleDir: string): Promise<void> {
   const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-http-'));
+  limitHeapGrowth(); // as server/main.ts does
   const t0 = performance.now();
   const engine = await openEngine({ bundleDir, stateDir });
   const openMs = performance.now() - t0;

@@ -38,6 +38,7 @@ import { notInterestedConfig } from '../config.js';
 import { EmbeddedUserStore } from '../store/embedded-user-store.js';
 import { RedisUserStore } from '../store/redis-user-store.js';
 import { StoreUnavailableError, type StoreEntry, type UserRead, type UserStateStore } from '../store/user-state-store.js';
+import { collectGarbage } from '../util/gc.js';
 import { LiveCatalog } from './catalog.js';
 import { EVENT_ID_MEMORY, EventIdSet } from './event-ids.js';
 import {
@@ -208,6 +209,13 @@ export class Engine implements FeedEngine {
 
   /** Loads another bundle and swaps it in once fully built; on failure the current one keeps serving. */
   async reload(bundleDir: string): Promise<{ modelVersion: string }> {
+    const reloaded = await this.swapIn(bundleDir);
+    // The old world and the new bundle's files (out of scope now) go at once, not with the heap's next full GC.
+    collectGarbage();
+    return reloaded;
+  }
+
+  private async swapIn(bundleDir: string): Promise<{ modelVersion: string }> {
     const bundle = await readBundle(bundleDir);
     return this.writes.run(async () => {
       this.install(await this.buildWorld(bundle, await this.store.postedVideos(), await this.store.postedProfiles()));
@@ -873,7 +881,13 @@ function refresh(world: World, full = false): void {
   world.refreshedAt = Date.now();
 }
 
-/** Opens the embedded engine (see {@link Engine.open}). */
+/**
+ * Opens the engine (see {@link Engine.open}), then collects the start-up's garbage (the bundle
+ * files read, the replay's temporaries; out of scope once open returns) at once rather than with
+ * the serving heap's first full GC: 2.15 → ~1.75 GiB of RSS right after open at a million videos.
+ */
 export async function openEngine(opts: OpenEngineOptions): Promise<Engine> {
-  return Engine.open(opts);
+  const engine = await Engine.open(opts);
+  collectGarbage();
+  return engine;
 }
