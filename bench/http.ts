@@ -97,9 +97,9 @@ function memoryNow(): ServerMemory {
 /** Server process: the app and the bare endpoint, set up as server/main.ts sets up the app; stops when its stdin closes. */
 async function serve(bundleDir: string): Promise<void> {
   const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-http-'));
-  limitHeapGrowth(); // as server/main.ts does
   const t0 = performance.now();
   const engine = await openEngine({ bundleDir, stateDir });
+  limitHeapGrowth(); // once open, as server/main.ts does
   const openMs = performance.now() - t0;
   const opened = process.memoryUsage();
   // Peak RSS while serving, sampled (cheap: one read of /proc per call).
