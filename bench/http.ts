@@ -18,6 +18,13 @@
  * (max, p99) is sampled per run; `--profile` also takes a CPU profile of the server during each
  * measured app run and prints the functions with the most self time.
  *
+ * Server memory (the issue's RSS target is on this process): RSS right after the engine opened,
+ * at the end of the run (with the state the run built: posted events, served users, visitors) —
+ * the reading the target is checked against — and the peak, sampled every 100 ms while serving
+ * and the kernel's high-water mark (VmHWM, the open included); then, for diagnosis only, the
+ * same process after a forced full GC (what of the end-of-run RSS is live, what is garbage not
+ * yet collected).
+ *
  * Prints a markdown table and writes bench/results/http-<scale>-<YYYY-MM-DD>.json.
  */
 import autocannon from 'autocannon';
@@ -31,11 +38,15 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import express from 'express';
 import { pino } from 'pino';
 import { openEngine } from '../engine/serve/engine.js';
+import { limitHeapGrowth } from '../engine/util/gc.js';
 import { mulberry32 } from '../engine/util/random.js';
 import { createApp } from '../server/app.js';
 import { makeConfig } from '../server/config.js';
@@ -51,17 +62,52 @@ interface Ready {
   bareUrl: string;
   openMs: number;
   rssMiB: number;
+  heapUsedMiB: number;
+  arrayBuffersMiB: number;
   users: string[];
   videos: string[];
   latestTs: number;
 }
 
-/** Server process: the app and the bare endpoint; stops when its stdin closes. */
+const mib = (b: number): number => round(b / (1 << 20));
+
+/** The kernel's peak RSS of this process (VmHWM, Linux), MiB; null elsewhere. */
+function peakRssMiB(): number | null {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return kb === undefined ? null : round(Number(kb) / 1024);
+  } catch {
+    return null;
+  }
+}
+
+/** Server memory as the driver reads it. */
+interface ServerMemory {
+  rssMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  arrayBuffersMiB: number;
+}
+
+function memoryNow(): ServerMemory {
+  const m = process.memoryUsage();
+  return { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), arrayBuffersMiB: mib(m.arrayBuffers) };
+}
+
+/** Server process: the app and the bare endpoint, set up as server/main.ts sets up the app; stops when its stdin closes. */
 async function serve(bundleDir: string): Promise<void> {
   const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-http-'));
   const t0 = performance.now();
   const engine = await openEngine({ bundleDir, stateDir });
+  limitHeapGrowth(); // once open, as server/main.ts does
   const openMs = performance.now() - t0;
+  const opened = process.memoryUsage();
+  // Peak RSS while serving, sampled (cheap: one read of /proc per call).
+  let servingPeak = opened.rss;
+  const sampler = setInterval(() => {
+    servingPeak = Math.max(servingPeak, process.memoryUsage.rss());
+  }, 100);
+  sampler.unref();
   const metrics = new ServerMetrics();
   const app = createApp({ engine: () => engine, logger: pino({ level: 'silent' }), metrics, config: makeConfig({ ...SHED, logLevel: 'silent' }) });
   const listen = async (s: Server) => {
@@ -81,6 +127,19 @@ async function serve(bundleDir: string): Promise<void> {
   bare.get('/stats', (_req, res) => {
     res.json({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss, lagMaxMs: lag.max / 1e6, lagP99Ms: lag.percentile(99) / 1e6 });
     lag.reset();
+  });
+  // Memory at the end of the run: as it is, then (diagnosis) after a forced full GC. The GC is
+  // exposed here only, in the benchmark's server process, when the driver asks at the end.
+  bare.get('/memory', (_req, res) => {
+    res.json({ ...memoryNow(), servingPeakRssMiB: mib(Math.max(servingPeak, process.memoryUsage.rss())), peakRssMiB: peakRssMiB() });
+  });
+  bare.post('/gc', async (_req, res) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    await new Promise((r) => setTimeout(r, 200));
+    gc();
+    res.json(memoryNow());
   });
   // CPU profile of this process between start and stop (driver's --profile).
   const session = new Session();
@@ -104,7 +163,9 @@ async function serve(bundleDir: string): Promise<void> {
     appUrl,
     bareUrl,
     openMs: Math.round(openMs),
-    rssMiB: round(process.memoryUsage().rss / (1 << 20)),
+    rssMiB: mib(opened.rss),
+    heapUsedMiB: mib(opened.heapUsed),
+    arrayBuffersMiB: mib(opened.arrayBuffers),
     users,
     videos: world.videoIds.ids.slice(0, world.catalog.size),
     latestTs: world.latestTs,
@@ -113,6 +174,7 @@ async function serve(bundleDir: string): Promise<void> {
 
   process.stdin.resume();
   await once(process.stdin, 'end');
+  clearInterval(sampler);
   app.close();
   metrics.close();
   server.closeAllConnections();
@@ -270,18 +332,32 @@ async function drive(argv: string[]): Promise<void> {
     }
     }
     const final = await stats();
+    const end = (await (await fetch(`${ready.bareUrl}/memory`)).json()) as ServerMemory & { servingPeakRssMiB: number; peakRssMiB: number | null };
+    const afterGc = (await (await fetch(`${ready.bareUrl}/gc`, { method: 'POST' })).json()) as ServerMemory;
 
     const result = {
       ...benchHeader('http', scale),
       world: { ...SCALES[scale], usersWithHistory: ready.users.length, bundleBuiltSeconds: builtSeconds === null ? null : round(builtSeconds) },
       settings: { connections: connectionCounts, durationSeconds: duration, warmupSeconds: warmup, pipelining: 1, shedding: SHED, logging: 'silent', eventsPerBatch: 10, serversIn: 'one child process (app and bare endpoint); autocannon in the parent' },
-      server: { engineOpenMs: ready.openMs, rssAfterOpenMiB: ready.rssMiB, rssAtEndMiB: round(final.rss / (1 << 20)), eventsPosted: eventSeq },
+      server: {
+        engineOpenMs: ready.openMs,
+        rssAfterOpenMiB: ready.rssMiB,
+        rssAtEndMiB: end.rssMiB,
+        rssPeakServingMiB: end.servingPeakRssMiB,
+        rssPeakMiB: end.peakRssMiB,
+        rssTarget: 'the RSS target is checked against rssPeakServingMiB: the highest RSS sampled while serving (the end of the run included), no GC forced',
+        afterOpen: { heapUsedMiB: ready.heapUsedMiB, arrayBuffersMiB: ready.arrayBuffersMiB },
+        atEnd: { heapUsedMiB: end.heapUsedMiB, heapTotalMiB: end.heapTotalMiB, arrayBuffersMiB: end.arrayBuffersMiB, statsRssMiB: mib(final.rss) },
+        diagnosisAfterForcedGc: afterGc,
+        eventsPosted: eventSeq,
+        coldStartVisitors: coldSeq,
+      },
       scenarios: rows,
     };
     const lat = (r: Row) => `${r.latencyMs.p50} / ${r.latencyMs.p90} / ${r.latencyMs.p99}`;
     console.log(
       `\nload shedding disabled for the measurement (maxInFlight ${SHED.maxInFlight}, maxEventLoopLagMs ${SHED.maxEventLoopLagMs}); ` +
-        `${connectionCounts.join(' and ')} connections, ${duration} s after a ${warmup} s warm-up; engine opened in ${ready.openMs} ms, server RSS ${ready.rssMiB} → ${result.server.rssAtEndMiB} MiB\n`,
+        `${connectionCounts.join(' and ')} connections, ${duration} s after a ${warmup} s warm-up; engine opened in ${ready.openMs} ms, server RSS ${ready.rssMiB} MiB after open → ${end.rssMiB} MiB at the end (the target's reading; peak ${end.servingPeakRssMiB} MiB while serving, ${end.peakRssMiB ?? 'n/a'} MiB with the open; ${afterGc.rssMiB} MiB after a forced GC at the end, heap used ${end.heapUsedMiB} → ${afterGc.heapUsedMiB} MiB, array buffers ${end.arrayBuffersMiB} → ${afterGc.arrayBuffersMiB} MiB)\n`,
     );
     console.log('| scenario | req/s | latency p50 / p90 / p99 (ms) | errors / timeouts / non-2xx | server CPU µs/req | loop delay max / p99 (ms) | bytes/resp | vs bare |');
     console.log('|---|---|---|---|---|---|---|---|');

@@ -4,7 +4,12 @@
  * open time, and a digest of the answers for a fixed set of users (so a memory change can be
  * shown not to change what is served).
  *
- *   node --expose-gc --import tsx bench/memory.ts [--bundle bench/cache/full/bundle] [--users 300] [--out file.json]
+ * Then the live growth (after a full GC) per posted event and per cold-start visitor: `--events N`
+ * events are posted through the engine as the HTTP benchmark posts them (batches of 10, random
+ * users with history and videos, unique eventIds; 50 batches in flight), and `--visitors M`
+ * never-seen ids are served one page each.
+ *
+ *   node --expose-gc --import tsx bench/memory.ts [--bundle bench/cache/full/bundle] [--users 300] [--events 100000] [--visitors 20000] [--out file.json]
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,6 +18,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { openEngine } from '../engine/serve/engine.js';
+import { mulberry32 } from '../engine/util/random.js';
 
 function argOf(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(`--${name}`);
@@ -31,10 +37,29 @@ function procStatus(): Record<string, string> {
 
 const mib = (b: number): number => Math.round((b / (1 << 20)) * 10) / 10;
 
+/** Memory after two full GCs 200 ms apart (freed array buffers are released off the main thread). */
+async function settled(gc: () => void): Promise<NodeJS.MemoryUsage> {
+  gc();
+  await new Promise((r) => setTimeout(r, 200));
+  gc();
+  return process.memoryUsage();
+}
+
+/** Live bytes added per unit between two settled readings. */
+function perUnit(a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage, n: number) {
+  const per = (x: number) => (n > 0 ? Math.round(x / n) : null);
+  return { heapBytes: per(b.heapUsed - a.heapUsed), arrayBufferBytes: per(b.arrayBuffers - a.arrayBuffers), rssBytes: per(b.rss - a.rss) };
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const bundleDir = argOf(argv, 'bundle') ?? 'bench/cache/full/bundle';
   const nUsers = Number(argOf(argv, 'users') ?? 300);
+  const nEvents = Number(argOf(argv, 'events') ?? 0);
+  const nVisitors = Number(argOf(argv, 'visitors') ?? 0);
+  for (const [name, v] of [['users', nUsers], ['events', nEvents], ['visitors', nVisitors]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0 || v > 10_000_000) throw new Error(`--${name} must be an integer in [0, 10000000], got ${v}`);
+  }
   const out = argOf(argv, 'out');
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc --import tsx');
@@ -62,6 +87,34 @@ async function main(): Promise<void> {
         served += r.items.length;
       }
     }
+    // Live growth per posted event, then per cold-start visitor.
+    const users = [...world.users.entries()].filter(([, s]) => s.eventCount > 0 && s.profile.interests.count > 0).map(([id]) => id);
+    const videos = ids.length > 0 ? world.videoIds.ids.slice(0, world.catalog.size) : [];
+    const rng = mulberry32(11);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
+    const m0 = await settled(gc);
+    let ts = world.latestTs;
+    let seq = 0;
+    const t1 = performance.now();
+    let inFlight: Promise<unknown>[] = [];
+    while (seq < nEvents) {
+      const events = [];
+      for (let j = 0; j < 10 && seq < nEvents; j++, seq++) {
+        const like = seq % 10 === 9;
+        events.push({ eventId: `memory-${seq}`, userId: pick(users), videoId: pick(videos), ts: ++ts, type: like ? ('like' as const) : ('view' as const), ...(like ? {} : { watchMs: 1000 + (seq % 30_000) }) });
+      }
+      // Through JSON, as a request body would arrive (fresh strings, not the interned ids).
+      inFlight.push(engine.ingestEvents(JSON.parse(JSON.stringify(events)) as typeof events));
+      if (inFlight.length >= 50) {
+        await Promise.all(inFlight);
+        inFlight = [];
+      }
+    }
+    await Promise.all(inFlight);
+    const postMs = Math.round(performance.now() - t1);
+    const m1 = await settled(gc);
+    for (let i = 0; i < nVisitors; i++) await engine.recommend(`memory-visitor-${i}`, 20, []);
+    const m2 = await settled(gc);
     const result = {
       bundleDir,
       openMs,
@@ -74,6 +127,15 @@ async function main(): Promise<void> {
       arrayBuffersMiB: mib(mem.arrayBuffers),
       heapSpacesMiB: spaces,
       answers: { users: Math.min(nUsers, Math.ceil(ids.length / 97)), items: served, sha256: h.digest('hex') },
+      growth: {
+        events: nEvents,
+        postMs,
+        perEvent: perUnit(m0, m1, nEvents),
+        visitors: nVisitors,
+        perVisitor: perUnit(m1, m2, nVisitors),
+        rssAfterMiB: mib(m2.rss),
+        heapUsedAfterMiB: mib(m2.heapUsed),
+      },
     };
     console.log(JSON.stringify(result, null, 2));
     if (out) await writeFile(out, JSON.stringify(result, null, 2));

@@ -11,6 +11,9 @@
  * the old world serving). A second engine cannot be opened beside the first: the event log holds
  * a lock on the state directory.
  *
+ * Memory: the engine collects its start-up garbage once open (openEngine), and each serving
+ * process then bounds V8's heap growth (garbage up to 25% of the live heap, see engine/util/gc.ts).
+ *
  * `FEEDRANK_STORE=redis://…` shares the users' state with other replicas through Redis;
  * `FEEDRANK_WORKERS=N` then runs N workers with node:cluster (server/cluster.ts): this process
  * becomes their primary and every worker runs the same `main()`.
@@ -21,6 +24,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { openEngine } from '../engine/serve/engine.js';
+import { limitHeapGrowth } from '../engine/util/gc.js';
 import { createApp } from './app.js';
 import { isClusterPrimary, runPrimary, serveClusterMetrics } from './cluster.js';
 import { ConfigError, loadConfig, type ServerConfig } from './config.js';
@@ -162,6 +166,10 @@ export async function main(): Promise<void> {
       return;
     }
     engine = opened;
+    // Serving from now on: the heap may hold garbage up to a quarter of what is live (V8's default
+    // let it reach ~3x at a million videos; see engine/util/gc.ts). Not during the open, which it
+    // would slow by ~20% (more full GCs while the world is built) for no lower peak.
+    limitHeapGrowth();
     logger.info({ modelVersion: opened.modelVersion, ms: Math.round(performance.now() - t0), hugePages: hugePageState() }, 'engine ready');
   } catch (err) {
     if (shuttingDown) return;

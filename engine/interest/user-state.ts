@@ -23,7 +23,8 @@ export interface UserState {
   notInterested: ReadonlyMap<number, number>;
   /**
    * Ring buffer of recently served video indices (-1 = empty slot); empty until the user is first
-   * served, so that users who are never served (most of a large bundle's) do not hold one.
+   * served, so that users who are never served (most of a large bundle's) do not hold one, and
+   * grown with what is served (see {@link rememberServed}).
    */
   served: Int32Array;
   servedNext: number;
@@ -77,12 +78,22 @@ export function hidesCreator(s: UserState, c: number, ts: number): boolean {
   return until !== undefined && until > ts;
 }
 
-/** Remembers the videos of a response, so the next page does not repeat them. */
+/**
+ * Remembers the videos of a response, so the next page does not repeat them. The ring grows with
+ * what was served, up to SERVED_MEMORY (a user or visitor served one page of 20 holds 80 bytes,
+ * not 1.2 KB): until then it is filled from 0 without wrapping, so it holds what a full-size ring
+ * would.
+ */
 export function rememberServed(s: UserState, videos: ArrayLike<number>, n: number): void {
-  if (n > 0 && s.served.length === 0) s.served = new Int32Array(SERVED_MEMORY).fill(-1);
+  if (n <= 0) return;
+  if (s.served.length < SERVED_MEMORY && s.servedNext + n > s.served.length) {
+    const grown = new Int32Array(Math.min(SERVED_MEMORY, Math.max(s.servedNext + n, 2 * s.served.length))).fill(-1);
+    grown.set(s.served);
+    s.served = grown;
+  }
   for (let i = 0; i < n; i++) {
     s.served[s.servedNext] = videos[i];
-    s.servedNext = (s.servedNext + 1) % s.served.length;
+    s.servedNext = s.servedNext + 1 === SERVED_MEMORY ? 0 : s.servedNext + 1;
   }
 }
 

@@ -3,10 +3,13 @@
  * group-committed, fsynced EventLog (`events/`), posted videos and profiles to small fsynced
  * journals (`videos.jsonl`, `users.jsonl`); each write resolves once it is on disk.
  *
- * Per user it keeps in memory what {@link UserStateStore.read} answers (version, the last
- * RECENT_ENTRIES entries, viewed videos, not_interested marks, latest profile), rebuilt from the
- * journals at open and from the log in the engine's own replay of it. The engine's own state is authoritative in this mode (`shared` is
- * false): it applies its writes directly and never reads users back on the request path.
+ * The engine's own state is authoritative in this mode (`shared` is false): it applies its writes
+ * directly and never reads users back. So the store keeps in memory only what a write has to
+ * answer at once: each user's version (a counter), the versions their profile updates took, their
+ * not_interested marks (rare; the log does not record creators), and the eventId memory. It keeps
+ * no copy of the events: {@link read} (for tools and the conformance suite) derives its answer
+ * from the log and the profile journal on disk, one scan of the log per call, with writes held
+ * meanwhile. The counters are rebuilt at open, in the engine's own replay of the log.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -23,32 +26,47 @@ import {
 } from './user-state-store.js';
 
 /**
- * Recent entries kept per user by default. Small: in this mode the engine's own state is
- * authoritative and never reads users back, so the index only has to answer {@link read} (for
- * tools and the conformance suite) without holding every posted event in memory twice.
+ * Recent entries {@link EmbeddedUserStore.read} answers per user by default (older ones come as
+ * the user's whole bounded state, as with the Redis store). Nothing of them is held in memory.
  */
 export const EMBEDDED_RECENT_ENTRIES = 16;
 
-interface UserIndex {
-  version: number;
-  events: number;
-  /** Ring of the last `cap` entries; entry of version x is at (x - 1) % cap. */
-  readonly recent: StoreEntry[];
-  readonly viewed: Set<string>;
-  readonly notInterested: Map<string, number>;
-  profile: UserRecord | null;
-}
-
 export interface EmbeddedStoreOptions {
   readonly logger?: Logger;
-  /** Recent entries kept per user (default EMBEDDED_RECENT_ENTRIES). */
+  /** Recent entries answered per user (default EMBEDDED_RECENT_ENTRIES). */
   readonly recentEntries?: number;
+}
+
+/** Runs async sections one at a time (the store's writes and reads of the log). */
+class Lock {
+  private tail: Promise<void> = Promise.resolve();
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    const prev = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    await prev;
+    try {
+      return await f();
+    } finally {
+      release();
+    }
+  }
 }
 
 export class EmbeddedUserStore implements UserStateStore {
   readonly shared = false;
-  private readonly users = new Map<string, UserIndex>();
+  /** Each user's version: the number of entries (events and profile updates) ever stored for them. */
+  private readonly versions = new Map<string, number>();
+  /**
+   * Users with profile updates: the version each one took, in journal order (at open a user's
+   * journalled profiles take the first versions, before their logged events, as in a fresh replay).
+   */
+  private readonly profileAt = new Map<string, number[]>();
+  /** Users with not_interested marks: creator id → ts of the latest mark. */
+  private readonly marks = new Map<string, Map<string, number>>();
   private readonly eventIds = new EventIdSet(EVENT_ID_MEMORY);
+  /** Writes, and reads that scan the files, one at a time: a read sees every acknowledged write and nothing half-written. */
+  private readonly lock = new Lock();
   /**
    * The log is indexed in the same pass as the engine's own replay (see {@link replayEvents}), so
    * start-up reads it once; whatever needs the index before that replay indexes it alone.
@@ -72,6 +90,8 @@ export class EmbeddedUserStore implements UserStateStore {
    * events (undefined: the video is unknown, the mark is not indexed).
    */
   static async open(stateDir: string, creatorOf: (videoId: string) => string | undefined, opts: EmbeddedStoreOptions = {}): Promise<EmbeddedUserStore> {
+    const cap = opts.recentEntries ?? EMBEDDED_RECENT_ENTRIES;
+    if (!Number.isSafeInteger(cap) || cap < 1) throw new Error(`recentEntries must be a positive integer, got ${cap}`);
     const log = await EventLog.open(join(stateDir, 'events'), { logger: opts.logger });
     const opened: Array<{ close(): Promise<void> }> = [log];
     try {
@@ -79,10 +99,10 @@ export class EmbeddedUserStore implements UserStateStore {
       opened.push(videos.journal);
       const users = await Journal.open(join(stateDir, 'users.jsonl'), userSchema);
       opened.push(users.journal);
-      const store = new EmbeddedUserStore(stateDir, log, videos.journal, users.journal, opts.recentEntries ?? EMBEDDED_RECENT_ENTRIES);
+      const store = new EmbeddedUserStore(stateDir, log, videos.journal, users.journal, cap);
       const creators = new Map<string, string>();
       for (const v of videos.records) creators.set(v.id, v.creatorId);
-      for (const u of users.records) store.indexProfile(u);
+      for (const u of users.records) store.indexProfile(u.id);
       store.creatorOf = (id) => creators.get(id) ?? creatorOf(id);
       return store;
     } catch (err) {
@@ -98,7 +118,7 @@ export class EmbeddedUserStore implements UserStateStore {
       .replay((events) => {
         for (const ev of events) {
           if (ev.eventId) this.eventIds.add(ev.eventId);
-          this.indexEvent(ev, creatorOf(ev.videoId));
+          this.indexEvent(ev, ev.type === 'not_interested' ? creatorOf(ev.videoId) : undefined);
         }
         onBatch?.(events);
       })
@@ -112,108 +132,126 @@ export class EmbeddedUserStore implements UserStateStore {
     return this.indexing ?? this.indexLog();
   }
 
-  private userIndex(userId: string): UserIndex {
-    let u = this.users.get(userId);
-    if (!u) {
-      u = { version: 0, events: 0, recent: [], viewed: new Set(), notInterested: new Map(), profile: null };
-      this.users.set(userId, u);
-    }
-    return u;
-  }
-
-  private push(u: UserIndex, entry: StoreEntry): void {
-    u.version++;
-    if (u.recent.length < this.cap) u.recent.push(entry);
-    else u.recent[(u.version - 1) % this.cap] = entry;
-  }
-
   private indexEvent(ev: EventRecord, creatorId: string | undefined): VersionStep {
-    const u = this.userIndex(ev.userId);
-    const from = u.version;
-    this.push(u, { kind: 'event', event: ev });
-    u.events++;
-    if (ev.type === 'view') u.viewed.add(ev.videoId);
-    if (ev.type === 'not_interested' && creatorId !== undefined && (u.notInterested.get(creatorId) ?? -Infinity) < ev.ts) {
-      u.notInterested.set(creatorId, ev.ts);
+    const from = this.versions.get(ev.userId) ?? 0;
+    this.versions.set(ev.userId, from + 1);
+    if (ev.type === 'not_interested' && creatorId !== undefined) {
+      let m = this.marks.get(ev.userId);
+      if (!m) this.marks.set(ev.userId, (m = new Map()));
+      if ((m.get(creatorId) ?? -Infinity) < ev.ts) m.set(creatorId, ev.ts);
     }
-    return { from, to: u.version };
+    return { from, to: from + 1 };
   }
 
-  private indexProfile(rec: UserRecord): VersionStep {
-    const u = this.userIndex(rec.id);
-    const from = u.version;
-    this.push(u, { kind: 'profile', user: rec });
-    u.profile = rec;
-    return { from, to: u.version };
+  private indexProfile(userId: string): VersionStep {
+    const from = this.versions.get(userId) ?? 0;
+    this.versions.set(userId, from + 1);
+    const at = this.profileAt.get(userId);
+    if (at) at.push(from + 1);
+    else this.profileAt.set(userId, [from + 1]);
+    return { from, to: from + 1 };
   }
 
-  async appendEvents(events: readonly EventRecord[], creatorIds: readonly string[]): Promise<AppendResult> {
+  appendEvents(events: readonly EventRecord[], creatorIds: readonly string[]): Promise<AppendResult> {
     this.assertOpen();
-    await this.ensureIndexed();
-    const accepted: EventRecord[] = [];
-    const creators: string[] = [];
-    const inBatch = new Set<string>();
-    for (let i = 0; i < events.length; i++) {
-      const id = events[i].eventId;
-      if (id !== undefined && (this.eventIds.has(id) || inBatch.has(id))) continue;
-      if (id !== undefined) inBatch.add(id);
-      accepted.push(events[i]);
-      creators.push(creatorIds[i]);
-    }
-    // Durable first, then indexed: a failed append changes nothing.
-    if (accepted.length > 0) await this.log.append(accepted);
-    const versions = new Map<string, VersionStep>();
-    for (let i = 0; i < accepted.length; i++) {
-      const ev = accepted[i];
-      if (ev.eventId) this.eventIds.add(ev.eventId);
-      const step = this.indexEvent(ev, creators[i]);
-      const prev = versions.get(ev.userId);
-      versions.set(ev.userId, { from: prev?.from ?? step.from, to: step.to });
-    }
-    return { accepted, duplicates: events.length - accepted.length, versions };
+    return this.lock.run(async () => {
+      await this.ensureIndexed();
+      const accepted: EventRecord[] = [];
+      const creators: string[] = [];
+      const inBatch = new Set<string>();
+      for (let i = 0; i < events.length; i++) {
+        const id = events[i].eventId;
+        if (id !== undefined && (this.eventIds.has(id) || inBatch.has(id))) continue;
+        if (id !== undefined) inBatch.add(id);
+        accepted.push(events[i]);
+        creators.push(creatorIds[i]);
+      }
+      // Durable first, then indexed: a failed append changes nothing.
+      if (accepted.length > 0) await this.log.append(accepted);
+      const versions = new Map<string, VersionStep>();
+      for (let i = 0; i < accepted.length; i++) {
+        const ev = accepted[i];
+        if (ev.eventId) this.eventIds.add(ev.eventId);
+        const step = this.indexEvent(ev, creators[i]);
+        const prev = versions.get(ev.userId);
+        versions.set(ev.userId, { from: prev?.from ?? step.from, to: step.to });
+      }
+      return { accepted, duplicates: events.length - accepted.length, versions };
+    });
   }
 
-  async putProfiles(users: readonly UserRecord[]): Promise<ReadonlyMap<string, VersionStep>> {
+  putProfiles(users: readonly UserRecord[]): Promise<ReadonlyMap<string, VersionStep>> {
     this.assertOpen();
-    await this.ensureIndexed();
-    await this.usersJournal.append(users);
-    const versions = new Map<string, VersionStep>();
-    for (const rec of users) {
-      const step = this.indexProfile(rec);
-      const prev = versions.get(rec.id);
-      versions.set(rec.id, { from: prev?.from ?? step.from, to: step.to });
-    }
-    return versions;
+    return this.lock.run(async () => {
+      await this.ensureIndexed();
+      await this.usersJournal.append(users);
+      const versions = new Map<string, VersionStep>();
+      for (const rec of users) {
+        const step = this.indexProfile(rec.id);
+        const prev = versions.get(rec.id);
+        versions.set(rec.id, { from: prev?.from ?? step.from, to: step.to });
+      }
+      return versions;
+    });
   }
 
   async version(userId: string): Promise<number> {
     await this.ensureIndexed();
-    return this.users.get(userId)?.version ?? 0;
+    return this.versions.get(userId) ?? 0;
   }
 
+  /**
+   * Derived from the files: one scan of the whole log (and of the profile journal) per call, with
+   * writes held meanwhile. For tools and tests; the engine never calls it with this store.
+   */
   async read(userId: string, since: number): Promise<UserRead> {
     await this.ensureIndexed();
-    const u = this.users.get(userId);
-    if (!u) {
-      return since === 0 ? { version: 0, eventCount: 0, base: 0, entries: [] } : { version: 0, eventCount: 0, base: 0, entries: [], rebuild: { viewed: [], notInterested: new Map(), profile: null } };
-    }
-    const held = u.recent.length;
-    const oldest = u.version - held; // version just before the oldest held entry
-    const entriesAfter = (after: number): StoreEntry[] => {
-      const out: StoreEntry[] = [];
-      for (let x = after + 1; x <= u.version; x++) out.push(u.recent[(x - 1) % this.cap]);
-      return out;
-    };
-    if (since <= u.version && since >= oldest) {
-      return { version: u.version, eventCount: u.events, base: since, entries: entriesAfter(since) };
-    }
-    return {
-      version: u.version,
-      eventCount: u.events,
-      base: oldest,
-      entries: entriesAfter(oldest),
-      rebuild: { viewed: [...u.viewed], notInterested: new Map(u.notInterested), profile: u.profile },
-    };
+    return this.lock.run(async () => {
+      const version = this.versions.get(userId) ?? 0;
+      if (version === 0) {
+        return since === 0 ? { version: 0, eventCount: 0, base: 0, entries: [] } : { version: 0, eventCount: 0, base: 0, entries: [], rebuild: { viewed: [], notInterested: new Map(), profile: null } };
+      }
+      const oldest = version - Math.min(this.cap, version); // version just before the oldest entry answered
+      const rebuild = !(since <= version && since >= oldest);
+      const base = rebuild ? oldest : since;
+      const entries: StoreEntry[] = new Array<StoreEntry>(version - base);
+      // Profiles at the versions they took; the user's events fill the other versions in log order.
+      const profileAt = this.profileAt.get(userId) ?? [];
+      let latestProfile: UserRecord | null = null;
+      if (profileAt.length > 0) {
+        // (More than counted: a journal write that failed after reaching the disk; it counts from the next open.)
+        const mine = (await this.journalledProfiles()).filter((p) => p.id === userId).slice(0, profileAt.length);
+        if (mine.length < profileAt.length) throw new Error(`${join(this.stateDir, 'users.jsonl')}: ${mine.length} profiles of user "${userId}", the store counted ${profileAt.length}`);
+        for (let j = 0; j < mine.length; j++) if (profileAt[j] > base) entries[profileAt[j] - base - 1] = { kind: 'profile', user: mine[j] };
+        latestProfile = mine[mine.length - 1];
+      }
+      const viewed = new Set<string>();
+      let eventCount = 0;
+      let at = 0; // version of the user's last event seen
+      let p = 0; // next profile version not yet passed
+      await this.log.replay((events) => {
+        for (const ev of events) {
+          if (ev.userId !== userId) continue;
+          eventCount++;
+          at++;
+          while (p < profileAt.length && profileAt[p] === at) {
+            at++;
+            p++;
+          }
+          if (at > base && at <= version) entries[at - base - 1] = { kind: 'event', event: ev };
+          if (rebuild && ev.type === 'view') viewed.add(ev.videoId);
+        }
+      });
+      if (eventCount + profileAt.length !== version) throw new Error(`${join(this.stateDir, 'events')}: the log holds ${eventCount} events of user "${userId}", the store counted ${version - profileAt.length}`);
+      if (!rebuild) return { version, eventCount, base, entries };
+      return {
+        version,
+        eventCount,
+        base,
+        entries,
+        rebuild: { viewed: [...viewed], notInterested: new Map(this.marks.get(userId) ?? []), profile: latestProfile },
+      };
+    });
   }
 
   async addVideos(videos: readonly VideoRecord[]): Promise<void> {
@@ -229,6 +267,11 @@ export class EmbeddedUserStore implements UserStateStore {
   }
 
   async postedProfiles(): Promise<UserRecord[]> {
+    return this.journalledProfiles();
+  }
+
+  /** Re-reads the profile journal (callers hold the lock or run before any write). */
+  private async journalledProfiles(): Promise<UserRecord[]> {
     const j = await Journal.open(join(this.stateDir, 'users.jsonl'), userSchema);
     await j.journal.close();
     return j.records;
@@ -251,8 +294,11 @@ export class EmbeddedUserStore implements UserStateStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.log.close();
-    await this.videosJournal.close();
-    await this.usersJournal.close();
+    // After the write or read in progress (new ones are refused from now on).
+    await this.lock.run(async () => {
+      await this.log.close();
+      await this.videosJournal.close();
+      await this.usersJournal.close();
+    });
   }
 }

@@ -66,6 +66,19 @@ describe('engine', () => {
     expect(engine.userInfo('visitor-1').eventCount).toBe(0);
   });
 
+  it('serves every new visitor the same first page (visitors share no written state), and keeps a visitor\'s served pages once they post an event', async () => {
+    const a = await engine.recommend('visitor-2', 10, []);
+    await engine.recommend('visitor-2', 10, []);
+    expect((await engine.recommend('visitor-3', 10, [])).items).toEqual(a.items);
+    const page = new Set(a.items.map((i) => i.videoId));
+    // An event on a video outside the page: the visitor becomes a user and keeps their served ring.
+    const other = (await engine.recommend('visitor-4', 60, [])).items.map((i) => i.videoId).find((id) => !page.has(id))!;
+    await engine.ingestEvents([{ userId: 'visitor-2', videoId: other, ts: lastTs + 10, type: 'view', watchMs: 500, eventId: 'visitor-2-first' }]);
+    const after = await engine.recommend('visitor-2', 10, []);
+    expect(after.items.filter((i) => page.has(i.videoId))).toHaveLength(0);
+    expect(engine.userInfo('visitor-2').eventCount).toBe(1);
+  });
+
   it('reflects posted events in the very next feed (read-your-writes)', async () => {
     const user = 'fresh-user-1';
     const topic = 2;
