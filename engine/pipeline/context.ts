@@ -28,12 +28,6 @@ export interface ServingWorld {
   trending: Int32Array;
   /** Recent uploads, newest last (bounded ring, see freshConfig). */
   readonly fresh: Int32Array;
-  /**
-   * Row i: a copy of fresh[i]'s vector. The fresh source reads every ring video's vector on every
-   * request: contiguous (FRESH_RING × dim, 256 KB at dim 64) that is a sequential scan of memory
-   * that stays cached, instead of FRESH_RING random rows of the catalogue.
-   */
-  readonly freshVectors: Float32Array;
   freshCount: number;
   /** Unit vector of a tag (mean of its videos' vectors), or null when the tag has no videos. */
   tagVector(tag: number): Float32Array | null;

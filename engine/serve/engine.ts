@@ -270,7 +270,6 @@ export class Engine implements FeedEngine {
       videoParts: new Float32Array(0),
       trending: new Int32Array(0),
       fresh: new Int32Array(FRESH_RING),
-      freshVectors: new Float32Array(FRESH_RING * bundle.dim),
       freshCount: 0,
       users,
       tagSums: new Float32Array(ds.tags.size * bundle.dim),
@@ -832,18 +831,13 @@ function tagVectorOf(world: World, tag: number): Float32Array | null {
   return out;
 }
 
-/** Appends video v (its vector already in the catalogue) to the ring of recent uploads, dropping the oldest when full. */
 function pushFresh(world: World, v: number): void {
-  const dim = world.catalog.dim;
-  if (world.freshCount === world.fresh.length) {
-    // Shifts 256 KB at dim 64 per posted video, a few µs; the source's scan stays in upload order.
+  if (world.freshCount < world.fresh.length) {
+    world.fresh[world.freshCount++] = v;
+  } else {
     world.fresh.copyWithin(0, 1);
-    world.freshVectors.copyWithin(0, dim);
-    world.freshCount--;
+    world.fresh[world.fresh.length - 1] = v;
   }
-  const i = world.freshCount++;
-  world.fresh[i] = v;
-  world.freshVectors.set(world.catalog.vectors.subarray(v * dim, (v + 1) * dim), i * dim);
 }
 
 /**

@@ -14,27 +14,24 @@ const scores = new Float32Array(FRESH_PER_REQUEST);
 /** Ring videos whose similarities are computed in one go. */
 const CHUNK = 64;
 const sims = new Float64Array(CHUNK * interestConfig.maxInterests);
-/** Row numbers 0, 1, 2, …: the ring's vectors are rows of world.freshVectors in ring order. */
-let ringRows = new Int32Array(0);
 
 /**
  * Recent uploads near the user's interests (the newest ones for a user with none), so that a video
- * is recommendable the moment it is posted. Scans the bounded ring of recent uploads only, over the
- * ring's own contiguous copy of their vectors.
+ * is recommendable the moment it is posted. Scans the bounded ring of recent uploads only.
  */
 export const freshSource: CandidateSource = {
   name: 'fresh',
   id: SOURCE.fresh,
   run(ctx: RequestContext, world: ServingWorld) {
     const interests = ctx.user.profile.interests;
+    const { vectors } = world.catalog;
     const nInterests = interests.count;
     top.reset(FRESH_PER_REQUEST);
     const n = world.freshCount;
-    if (ringRows.length < n) ringRows = Int32Array.from({ length: world.fresh.length }, (_, i) => i);
     for (let c0 = 0; c0 < n; c0 += CHUNK) {
       const c1 = Math.min(n, c0 + CHUNK);
       // All interests, several videos a pass (see similaritiesOfMany).
-      if (nInterests > 0) similaritiesOfMany(interests, world.freshVectors, ringRows, c0, c1 - c0, sims, 0);
+      if (nInterests > 0) similaritiesOfMany(interests, vectors, world.fresh, c0, c1 - c0, sims, 0);
       for (let i = c0; i < c1; i++) {
         const v = world.fresh[i];
         let best = nInterests === 0 ? i / Math.max(1, n) : -Infinity;
