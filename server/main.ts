@@ -170,6 +170,8 @@ export async function main(): Promise<void> {
     // let it reach ~3x at a million videos; see engine/util/gc.ts). Not during the open, which it
     // would slow by ~20% (more full GCs while the world is built) for no lower peak.
     limitHeapGrowth();
+    // The open and that GC blocked the loop while engine requests were refused as not ready: no lag to shed for.
+    app.shedder.rebase();
     logger.info({ modelVersion: opened.modelVersion, ms: Math.round(performance.now() - t0), hugePages: hugePageState() }, 'engine ready');
   } catch (err) {
     if (shuttingDown) return;

@@ -39,17 +39,18 @@ export class LoadShedder {
   readonly maxInFlight: number;
   readonly maxLagMs: number;
   private timer: NodeJS.Timeout | undefined;
+  /** When the sampler last ticked (or was rebased). */
+  private last = performance.now();
 
   constructor(opts: ShedOptions) {
     this.maxInFlight = opts.maxInFlight;
     this.maxLagMs = opts.maxLagMs;
     const period = opts.sampleIntervalMs ?? DEFAULT_SAMPLE_MS;
     if (period > 0) {
-      let last = performance.now();
       this.timer = setInterval(() => {
         const now = performance.now();
-        this.sample(now - last - period);
-        last = now;
+        this.sample(now - this.last - period);
+        this.last = now;
       }, period);
       // The sampler must never keep the process alive.
       this.timer.unref();
@@ -60,6 +61,17 @@ export class LoadShedder {
   sample(driftMs: number): void {
     const d = driftMs > 0 ? driftMs : 0;
     this.lagMs = d > this.lagMs ? this.lagMs + LAG_RISE * (d - this.lagMs) : LAG_DECAY * this.lagMs + (1 - LAG_DECAY) * d;
+  }
+
+  /**
+   * Forgets the lag measured so far, and the drift of the tick now due: for a stall no request
+   * waited behind — the engine's open, before which every engine request was refused as not ready
+   * (its last seconds would otherwise count as lag on the first tick after it, and shed the
+   * first requests of a server that has just become ready).
+   */
+  rebase(): void {
+    this.lagMs = 0;
+    this.last = performance.now();
   }
 
   /** Why a new engine request must be refused now, or undefined to admit it. */

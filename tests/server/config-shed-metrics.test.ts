@@ -150,6 +150,23 @@ describe('LoadShedder', () => {
       s.stop();
     }
   });
+
+  it('forgets a stall it is rebased after (the engine open before ready)', async () => {
+    const s = new LoadShedder({ maxInFlight: 10, maxLagMs: 50, sampleIntervalMs: 10 });
+    try {
+      await new Promise((r) => setTimeout(r, 15));
+      const until = performance.now() + 250;
+      while (performance.now() < until) {
+        // block the loop, as the open does
+      }
+      s.rebase();
+      await new Promise((r) => setTimeout(r, 1));
+      expect(s.lagMs).toBeLessThan(50);
+      expect(s.check()).toBeUndefined();
+    } finally {
+      s.stop();
+    }
+  });
 });
 
 describe('ServerMetrics', () => {
