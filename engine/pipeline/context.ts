@@ -11,6 +11,7 @@ import type { AnnIndex } from '../retrieval/ann.js';
 import type { LiveCatalog } from '../serve/catalog.js';
 import { CandidateSet } from './candidates.js';
 import { RankScratch } from './rank.js';
+import type { MaxDotsMatrix } from '../vector/max-dots.js';
 
 export interface ServingWorld {
   readonly catalog: LiveCatalog;
@@ -28,6 +29,8 @@ export interface ServingWorld {
   trending: Int32Array;
   /** Recent uploads, newest last (bounded ring, see freshConfig). */
   readonly fresh: Int32Array;
+  /** Row i: the vector of fresh[i], in wasm memory for the fresh source's SIMD scan. */
+  readonly freshVectors: MaxDotsMatrix;
   freshCount: number;
   /** Unit vector of a tag (mean of its videos' vectors), or null when the tag has no videos. */
   tagVector(tag: number): Float32Array | null;

@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { readBundle, type LoadedBundle } from '../bundle/bundle.js';
-import { blendConfig, statsConfig } from '../config.js';
+import { blendConfig, interestConfig, statsConfig } from '../config.js';
 import { embedVideoContent } from '../embedding/forward.js';
 import { VideoTowerWeights } from '../embedding/weights.js';
 import { decayed, EngagementStats } from '../features/stats.js';
@@ -29,6 +29,7 @@ import type { WeightMap } from '../interest/weight-map.js';
 import { EVENT_CODE, type Dataset } from '../io/dataset.js';
 import type { Interner } from '../io/interner.js';
 import { RequestContext, type ServingWorld } from '../pipeline/context.js';
+import { MaxDotsMatrix } from '../vector/max-dots.js';
 import { TopK } from '../vector/topk.js';
 import { precomputeVideoParts, refreshVideoPart } from '../pipeline/rank.js';
 import { runPipeline } from '../pipeline/run.js';
@@ -270,6 +271,7 @@ export class Engine implements FeedEngine {
       videoParts: new Float32Array(0),
       trending: new Int32Array(0),
       fresh: new Int32Array(FRESH_RING),
+      freshVectors: new MaxDotsMatrix(FRESH_RING, bundle.dim, interestConfig.maxInterests),
       freshCount: 0,
       users,
       tagSums: new Float32Array(ds.tags.size * bundle.dim),
@@ -831,13 +833,16 @@ function tagVectorOf(world: World, tag: number): Float32Array | null {
   return out;
 }
 
+/** Appends video v (its vector already in the catalogue) to the ring of recent uploads, dropping the oldest when full. */
 function pushFresh(world: World, v: number): void {
-  if (world.freshCount < world.fresh.length) {
-    world.fresh[world.freshCount++] = v;
-  } else {
+  if (world.freshCount === world.fresh.length) {
     world.fresh.copyWithin(0, 1);
-    world.fresh[world.fresh.length - 1] = v;
+    world.freshVectors.shift();
+    world.freshCount--;
   }
+  const i = world.freshCount++;
+  world.fresh[i] = v;
+  world.freshVectors.setRow(i, world.catalog.vectors, v * world.catalog.dim);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The fresh source's ring of recent uploads: after it wraps it holds the newest FRESH_RING videos
  * in upload order, and the source's picks are the ring videos nearest the user's interests
- * (checked by brute force).
+ * (checked by brute force in float64).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { similaritiesTo } from '../../engine/interest/interests.js';
@@ -59,7 +59,9 @@ describe('fresh ring', () => {
     const picked: number[] = [];
     for (let i = 0; i < ctx.set.count; i++) if (ctx.set.source[i] === freshSource.id) picked.push(ctx.set.video[i]);
     expect(picked.length).toBe(FRESH_PER_REQUEST);
+    // The source sums in float32 (vector/max-dots.ts): near-ties at the threshold may go either way.
     const threshold = best(ranked[FRESH_PER_REQUEST - 1]);
-    for (const v of picked) expect(best(v)).toBeGreaterThanOrEqual(threshold);
+    for (const v of picked) expect(best(v)).toBeGreaterThanOrEqual(threshold - 1e-4);
+    expect(picked.filter((v) => best(v) >= best(ranked[FRESH_PER_REQUEST]) + 1e-4).length).toBeGreaterThan(FRESH_PER_REQUEST / 2);
   });
 });
