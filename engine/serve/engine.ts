@@ -16,6 +16,7 @@
  * Reloading a bundle (a new embedding space) rebuilds the world from the stored events — interest
  * vectors are never carried over — while ingestion waits, then swaps it in whole.
  */
+import { Mutex } from '../util/mutex.js';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { readBundle, type LoadedBundle } from '../bundle/bundle.js';
@@ -134,21 +135,6 @@ function temperatureOf(b: LoadedBundle): number {
 
 function modelVersionOf(b: LoadedBundle): string {
   return `${b.manifest.version}-${b.manifest.createdAt}`;
-}
-
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  async run<T>(f: () => Promise<T>): Promise<T> {
-    const prev = this.tail;
-    let release!: () => void;
-    this.tail = new Promise<void>((r) => (release = r));
-    await prev;
-    try {
-      return await f();
-    } finally {
-      release();
-    }
-  }
 }
 
 export class Engine implements FeedEngine {

@@ -11,6 +11,7 @@
  * from the log and the profile journal on disk, one scan of the log per call, with writes held
  * meanwhile. The counters are rebuilt at open, in the engine's own replay of the log.
  */
+import { Mutex } from '../util/mutex.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { EventLog } from './eventlog.js';
@@ -37,22 +38,6 @@ export interface EmbeddedStoreOptions {
   readonly recentEntries?: number;
 }
 
-/** Runs async sections one at a time (the store's writes and reads of the log). */
-class Lock {
-  private tail: Promise<void> = Promise.resolve();
-  async run<T>(f: () => Promise<T>): Promise<T> {
-    const prev = this.tail;
-    let release!: () => void;
-    this.tail = new Promise<void>((r) => (release = r));
-    await prev;
-    try {
-      return await f();
-    } finally {
-      release();
-    }
-  }
-}
-
 export class EmbeddedUserStore implements UserStateStore {
   readonly shared = false;
   /** Each user's version: the number of entries (events and profile updates) ever stored for them. */
@@ -66,7 +51,7 @@ export class EmbeddedUserStore implements UserStateStore {
   private readonly marks = new Map<string, Map<string, number>>();
   private readonly eventIds = new EventIdSet(EVENT_ID_MEMORY);
   /** Writes, and reads that scan the files, one at a time: a read sees every acknowledged write and nothing half-written. */
-  private readonly lock = new Lock();
+  private readonly lock = new Mutex();
   /**
    * The log is indexed in the same pass as the engine's own replay (see {@link replayEvents}), so
    * start-up reads it once; whatever needs the index before that replay indexes it alone.
