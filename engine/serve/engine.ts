@@ -42,7 +42,7 @@ import { RedisUserStore } from '../store/redis-user-store.js';
 import { StoreUnavailableError, type StoreEntry, type UserRead, type UserStateStore } from '../store/user-state-store.js';
 import { collectGarbage } from '../util/gc.js';
 import { LiveCatalog } from './catalog.js';
-import { EVENT_ID_MEMORY, EventIdSet } from './event-ids.js';
+import { EVENT_ID_MEMORY, EventIdSet, newInBatch } from './event-ids.js';
 import {
   EngineError,
   type FeedEngine,
@@ -125,6 +125,15 @@ function creatorLookup(ds: Dataset): (videoId: string) => string | undefined {
     const v = ds.videos.ids.get(id);
     return v < 0 ? undefined : ds.creators.ids[ds.videos.creator[v]];
   };
+}
+
+/** A bundle user's state before any event: declared interests and follows (users.jsonl). */
+function bundleUserState(u: Dataset['users'], i: number, dim: number): UserState {
+  const s = createUserState(dim);
+  // An exact-length array (pushing reserves 17 slots; 100,000 users).
+  s.declared = Array.from(u.interestTagIds.subarray(u.interestOffsets[i], u.interestOffsets[i + 1]));
+  for (let j = u.followOffsets[i]; j < u.followOffsets[i + 1]; j++) s.profile.follows.add(u.followCreatorIds[j]);
+  return s;
 }
 
 /** The two-tower temperature the bundle was trained with (the retrieval logit divides by it). */
@@ -277,11 +286,8 @@ export class Engine implements FeedEngine {
     // Each bundle user's state by dense index, for the replay below (no string lookup per event).
     const byIndex: UserState[] = [];
     for (let i = 0; i < u.ids.size; i++) {
-      const s = createUserState(bundle.dim);
+      const s = bundleUserState(u, i, bundle.dim);
       byIndex.push(s);
-      // An exact-length array (pushing reserves 17 slots; 100,000 users).
-      s.declared = Array.from(u.interestTagIds.subarray(u.interestOffsets[i], u.interestOffsets[i + 1]));
-      for (let j = u.followOffsets[i]; j < u.followOffsets[i + 1]; j++) s.profile.follows.add(u.followCreatorIds[j]);
       users.set(u.ids.ids[i], s);
     }
     for (let v = 0; v < catalog.size; v++) addTagSums(world, v);
@@ -403,14 +409,12 @@ export class Engine implements FeedEngine {
    */
   private rebuildUser(world: World, userId: string, read: UserRead, old: UserState | undefined): void {
     const dim = world.catalog.dim;
-    const s = createUserState(dim);
     const ds = world.history!;
     const u = world.userIds.get(userId);
+    const inBundle = u >= 0 && u < ds.users.ids.size;
+    const s = inBundle ? bundleUserState(ds.users, u, dim) : createUserState(dim);
     let bundleEvents = 0;
-    if (u >= 0 && u < ds.users.ids.size) {
-      const du = ds.users;
-      s.declared = Array.from(du.interestTagIds.subarray(du.interestOffsets[u], du.interestOffsets[u + 1]));
-      for (let j = du.followOffsets[u]; j < du.followOffsets[u + 1]; j++) s.profile.follows.add(du.followCreatorIds[j]);
+    if (inBundle) {
       const ue = world.userEvents!;
       const e = ds.events;
       for (let j = ue.offsets[u]; j < ue.offsets[u + 1]; j++) {
@@ -527,16 +531,9 @@ export class Engine implements FeedEngine {
         if (!world.videoIds.has(events[i].videoId)) throw new EngineError(400, 'unknown_video', `events.${i}.videoId: unknown video "${events[i].videoId}"`);
       }
       // The bundle's eventIds here; the store knows the posted ones.
-      const fresh: EventRecord[] = [];
-      const creators: string[] = [];
-      const inBatch = new Set<string>();
-      for (let i = 0; i < events.length; i++) {
-        const id = events[i].eventId;
-        if (id !== undefined && (this.eventIds.has(id) || inBatch.has(id))) continue;
-        if (id !== undefined) inBatch.add(id);
-        fresh.push(events[i]);
-        creators.push(world.creators.ids[world.catalog.creator[world.videoIds.get(events[i].videoId)]]);
-      }
+      const keep = newInBatch(events, this.eventIds);
+      const fresh = keep.map((i) => events[i]);
+      const creators = keep.map((i) => world.creators.ids[world.catalog.creator[world.videoIds.get(events[i].videoId)]]);
       if (fresh.length === 0) return { accepted: 0, duplicates: events.length };
       let stored;
       try {

@@ -85,3 +85,21 @@ export class EventIdSet {
     return this.current.size + (this.previous?.size ?? 0);
   }
 }
+
+/**
+ * Positions of the batch's events to accept: those whose eventId is neither in `known` nor
+ * repeated from earlier in the batch (an event without an eventId is always accepted).
+ */
+export function newInBatch(events: readonly { readonly eventId?: string }[], known: EventIdSet): number[] {
+  const fresh: number[] = [];
+  const inBatch = new Set<string>();
+  for (let i = 0; i < events.length; i++) {
+    const id = events[i].eventId;
+    if (id !== undefined) {
+      if (known.has(id) || inBatch.has(id)) continue;
+      inBatch.add(id);
+    }
+    fresh.push(i);
+  }
+  return fresh;
+}

@@ -15,7 +15,7 @@ import { Mutex } from '../util/mutex.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { EventLog } from './eventlog.js';
-import { EVENT_ID_MEMORY, EventIdSet } from '../serve/event-ids.js';
+import { EVENT_ID_MEMORY, EventIdSet, newInBatch } from '../serve/event-ids.js';
 import { Journal } from '../serve/journal.js';
 import { userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
 import {
@@ -141,16 +141,9 @@ export class EmbeddedUserStore implements UserStateStore {
     this.assertOpen();
     return this.lock.run(async () => {
       await this.ensureIndexed();
-      const accepted: EventRecord[] = [];
-      const creators: string[] = [];
-      const inBatch = new Set<string>();
-      for (let i = 0; i < events.length; i++) {
-        const id = events[i].eventId;
-        if (id !== undefined && (this.eventIds.has(id) || inBatch.has(id))) continue;
-        if (id !== undefined) inBatch.add(id);
-        accepted.push(events[i]);
-        creators.push(creatorIds[i]);
-      }
+      const keep = newInBatch(events, this.eventIds);
+      const accepted = keep.map((i) => events[i]);
+      const creators = keep.map((i) => creatorIds[i]);
       // Durable first, then indexed: a failed append changes nothing.
       if (accepted.length > 0) await this.log.append(accepted);
       const versions = new Map<string, VersionStep>();
