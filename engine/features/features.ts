@@ -108,15 +108,13 @@ export class PairContext {
   weightSum = 0;
   /** Index of the heaviest interest (first of equals; -1 when no weight is > 0). */
   topInterest = -1;
-  private tagKeys = new Int32Array(0);
+  /** The profile's tags, each slot's stored weight in tagVals. */
+  private readonly tags = new KeyTable();
   private tagVals = new Float64Array(0);
-  private tagShift = 32;
-  private tagMask = 0;
-  private creatorKeys = new Int32Array(0);
+  /** Creators with a weight or followed: stored weight (0 when only followed) and follow flag per slot. */
+  private readonly creators = new KeyTable();
   private creatorVals = new Float64Array(0);
   private creatorFollowed = new Uint8Array(0);
-  private creatorShift = 32;
-  private creatorMask = 0;
   /** Similarities of a chunk of videos to each interest (see similaritiesOfMany). */
   readonly sims = new Float64Array(SIM_CHUNK * interestConfig.maxInterests);
 
@@ -142,43 +140,26 @@ export class PairContext {
     if (s.count > interestConfig.maxInterests) throw new Error(`PairContext: ${s.count} interests, at most ${interestConfig.maxInterests}`);
 
     // Tags.
-    const nTags = p.tags.size;
-    this.tagShift = tableShift(nTags);
-    const tSize = 2 ** (32 - this.tagShift);
-    this.tagMask = tSize - 1;
-    if (this.tagKeys.length < tSize) {
-      this.tagKeys = new Int32Array(tSize);
-      this.tagVals = new Float64Array(tSize);
-    }
-    this.tagKeys.fill(EMPTY, 0, tSize);
-    for (let i = 0; i < nTags; i++) {
-      const j = this.slot(this.tagKeys, this.tagShift, p.tags.keyAt(i));
-      this.tagKeys[j] = p.tags.keyAt(i);
-      this.tagVals[j] = p.tags.valueAt(i);
-    }
+    const tSize = this.tags.reset(p.tags.size);
+    if (this.tagVals.length < tSize) this.tagVals = new Float64Array(tSize);
+    for (let i = 0; i < p.tags.size; i++) this.tagVals[this.tags.insert(p.tags.keyAt(i))] = p.tags.valueAt(i);
 
     // Creators: weights and follows in one table (a followed creator without a weight has 0).
-    const nCreators = p.creators.size + p.follows.size;
-    this.creatorShift = tableShift(nCreators);
-    const cSize = 2 ** (32 - this.creatorShift);
-    this.creatorMask = cSize - 1;
-    if (this.creatorKeys.length < cSize) {
-      this.creatorKeys = new Int32Array(cSize);
+    const cSize = this.creators.reset(p.creators.size + p.follows.size);
+    if (this.creatorVals.length < cSize) {
       this.creatorVals = new Float64Array(cSize);
       this.creatorFollowed = new Uint8Array(cSize);
     }
-    this.creatorKeys.fill(EMPTY, 0, cSize);
     for (let i = 0; i < p.creators.size; i++) {
-      const j = this.slot(this.creatorKeys, this.creatorShift, p.creators.keyAt(i));
-      this.creatorKeys[j] = p.creators.keyAt(i);
+      const j = this.creators.insert(p.creators.keyAt(i));
       this.creatorVals[j] = p.creators.valueAt(i);
       this.creatorFollowed[j] = 0;
     }
     for (let i = 0; i < p.follows.size; i++) {
       const c = p.follows.at(i);
-      const j = this.slot(this.creatorKeys, this.creatorShift, c);
-      if (this.creatorKeys[j] === EMPTY) {
-        this.creatorKeys[j] = c;
+      let j = this.creators.find(c);
+      if (j < 0) {
+        j = this.creators.insert(c);
         this.creatorVals[j] = 0;
       }
       this.creatorFollowed[j] = 1;
@@ -186,38 +167,15 @@ export class PairContext {
     return this;
   }
 
-  /** Slot of key in the table: where it is, or the empty slot where it would go. */
-  private slot(keys: Int32Array, shift: number, key: number): number {
-    const mask = 2 ** (32 - shift) - 1;
-    let j = Math.imul(key, 0x9e3779b1) >>> shift;
-    while (keys[j] !== EMPTY && keys[j] !== key) j = (j + 1) & mask;
-    return j;
-  }
-
   /** Stored weight of tag t (0 when the user has none). */
   tagWeight(t: number): number {
-    const keys = this.tagKeys;
-    const mask = this.tagMask;
-    let j = Math.imul(t, 0x9e3779b1) >>> this.tagShift;
-    for (;;) {
-      const k = keys[j];
-      if (k === t) return this.tagVals[j];
-      if (k === EMPTY) return 0;
-      j = (j + 1) & mask;
-    }
+    const j = this.tags.find(t);
+    return j < 0 ? 0 : this.tagVals[j];
   }
 
   /** Slot of creator c in the creator table, or -1 when the user has no weight for c and does not follow c. */
   creatorSlot(c: number): number {
-    const keys = this.creatorKeys;
-    const mask = this.creatorMask;
-    let j = Math.imul(c, 0x9e3779b1) >>> this.creatorShift;
-    for (;;) {
-      const k = keys[j];
-      if (k === c) return j;
-      if (k === EMPTY) return -1;
-      j = (j + 1) & mask;
-    }
+    return this.creators.find(c);
   }
 
   /** Stored affinity at a creator slot (0 for -1). */
@@ -234,11 +192,48 @@ const EMPTY = -1;
 /** Videos whose similarities pairFeatures computes in one go. */
 const SIM_CHUNK = 64;
 
-/** 32 − log2 of a power-of-two table size at most half full with n keys (at least 64 slots). */
-function tableShift(n: number): number {
-  let bits = 6;
-  while (2 ** bits < 2 * n) bits++;
-  return 32 - bits;
+/**
+ * Open addressing over non-negative int keys, rebuilt per request: a slot per key, for value
+ * arrays kept beside it. Sized at most half full (at least 64 slots), Fibonacci hashing.
+ */
+class KeyTable {
+  private keys = new Int32Array(0);
+  private shift = 32;
+  private mask = 0;
+
+  /** Empties the table, sized for n keys; returns its slot count (value arrays need at least that many). */
+  reset(n: number): number {
+    let bits = 6;
+    while (2 ** bits < 2 * n) bits++;
+    const size = 2 ** bits;
+    this.shift = 32 - bits;
+    this.mask = size - 1;
+    if (this.keys.length < size) this.keys = new Int32Array(size);
+    this.keys.fill(EMPTY, 0, size);
+    return size;
+  }
+
+  /** Slot of key, inserted when absent. */
+  insert(key: number): number {
+    const keys = this.keys;
+    let j = Math.imul(key, 0x9e3779b1) >>> this.shift;
+    while (keys[j] !== EMPTY && keys[j] !== key) j = (j + 1) & this.mask;
+    keys[j] = key;
+    return j;
+  }
+
+  /** Slot of key, or -1 when absent. */
+  find(key: number): number {
+    const keys = this.keys;
+    const mask = this.mask;
+    let j = Math.imul(key, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const k = keys[j];
+      if (k === key) return j;
+      if (k === EMPTY) return -1;
+      j = (j + 1) & mask;
+    }
+  }
 }
 
 /**
