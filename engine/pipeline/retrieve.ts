@@ -23,13 +23,13 @@ export const OVERFETCH = 1.1;
 export const OVERFETCH_MIN = 8;
 
 /** Candidates interest j of `interests` may add out of `budget` (wsum: the sum of their weights). */
-export function quotaOf(interests: Interests, j: number, wsum: number, budget: number): number {
+function quotaOf(interests: Interests, j: number, wsum: number, budget: number): number {
   const share = wsum > 0 ? interests.weights[j] / wsum : 1 / interests.count;
   return Math.max(MIN_PER_INTEREST, Math.round(budget * share));
 }
 
 /** Results an unfiltered search asks for to fill `quota` after filtering. */
-export const overfetched = (quota: number): number => Math.ceil(quota * OVERFETCH) + OVERFETCH_MIN;
+const overfetched = (quota: number): number => Math.ceil(quota * OVERFETCH) + OVERFETCH_MIN;
 
 /** Adds up to `budget` candidates found from the interests to `set`; returns how many were added. */
 export function retrieveByInterests(
@@ -56,16 +56,29 @@ export function retrieveByInterests(
     }
     const ask = overfetched(quota);
     let res = index.search(query, ask);
-    let kept = 0;
-    for (let i = 0; i < res.count; i++) if (filter(res.labels[i])) kept++;
+    // Each answer's eligibility once (the filter is a few hash probes a video), kept for the adds.
+    let ok = passes(res.labels, res.count, filter);
     // Short, and the index had more to give: search again with the filter inside.
-    if (kept < quota && res.count === ask) res = index.search(query, quota, filter);
-    kept = 0;
+    if (ok.kept < quota && res.count === ask) {
+      res = index.search(query, quota, filter);
+      ok = passes(res.labels, res.count, filter);
+    }
+    let kept = 0;
     for (let i = 0; i < res.count && kept < quota; i++) {
-      if (!filter(res.labels[i])) continue;
+      if (ok.flags[i] === 0) continue;
       set.add(res.labels[i], source, res.scores[i], j);
       kept++;
     }
   }
   return set.count - before;
 }
+
+/** Which of labels[0..n) pass the filter (flags, reused across calls) and how many. */
+function passes(labels: Int32Array, n: number, filter: LabelFilter): { flags: Uint8Array; kept: number } {
+  if (passed.flags.length < n) passed.flags = new Uint8Array(Math.max(n, 2 * passed.flags.length));
+  let kept = 0;
+  for (let i = 0; i < n; i++) kept += passed.flags[i] = filter(labels[i]) ? 1 : 0;
+  passed.kept = kept;
+  return passed;
+}
+const passed = { flags: new Uint8Array(512), kept: 0 };
