@@ -21,69 +21,29 @@
  * Prints a markdown table and writes bench/results/workers-<YYYY-MM-DD>.json.
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readSync, fstatSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { mulberry32 } from '../engine/util/random.js';
 import { startRedis } from '../tests/helpers/redis.js';
+import { sleep, startServer, stopServer, type ServerProc } from '../tests/helpers/server-process.js';
 import { argOf, ensureBundle, RESULTS_DIR, round, today } from './hotpath.js';
 
 const SHED_ENV = { FEEDRANK_MAX_IN_FLIGHT: '1000000', FEEDRANK_MAX_LAG_MS: '60000' } as const;
 const START_TIMEOUT_MS = 120_000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-interface Server {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly exited: Promise<unknown>;
-}
-
-/** Starts server/main.ts; resolves once every worker logged "engine ready". */
-async function startServer(env: NodeJS.ProcessEnv, workers: number): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: join(RESULTS_DIR, '..', '..'),
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...SHED_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise((r) => child.once('exit', r));
-  let port = 0;
-  let ready = 0;
-  const tail: string[] = [];
-  let buf = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => tail.push(d));
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      tail.push(line);
-      if (tail.length > 30) tail.shift();
-      try {
-        const rec = JSON.parse(line) as { address?: { port?: number }; msg?: string };
-        if (rec.address?.port) port = rec.address.port;
-        if (rec.msg === 'engine ready') ready++;
-      } catch {
-        // not a log line
-      }
-    }
-  });
+/** Starts server/main.ts (the shared real-process helper); resolves once every worker logged "engine ready" (/readyz answers with the first). */
+async function startWorkers(env: NodeJS.ProcessEnv, workers: number): Promise<ServerProc> {
+  const p = await startServer({ env: { ...SHED_ENV, ...env }, timeoutMs: START_TIMEOUT_MS });
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while ((port === 0 || ready < workers) && Date.now() < deadline && child.exitCode === null) await sleep(50);
-  if (port === 0 || ready < workers) {
-    child.kill('SIGKILL');
-    throw new Error(`server did not get ready (${ready}/${workers} workers):\n${tail.join('\n')}`);
+  const ready = () => p.lines().filter((l) => l.includes('"engine ready"')).length;
+  while (ready() < workers && Date.now() < deadline && p.child.exitCode === null) await sleep(50);
+  if (ready() < workers) {
+    p.child.kill('SIGKILL');
+    throw new Error(`server did not get ready (${ready()}/${workers} workers):\n${p.tail(30)}`);
   }
-  return { child, url: `http://127.0.0.1:${port}`, exited };
-}
-
-async function stopServer(s: Server): Promise<void> {
-  s.child.kill('SIGTERM');
-  const timer = setTimeout(() => s.child.kill('SIGKILL'), 30_000);
-  await s.exited;
-  clearTimeout(timer);
+  return p;
 }
 
 /** The largest event ts of the data directory (read from its last 64 KiB): posted events follow it. */
@@ -156,17 +116,17 @@ async function main(argv: readonly string[]): Promise<void> {
     { name: `redis store, ${workers} workers`, workers, env: { FEEDRANK_STORE: redis.url, FEEDRANK_WORKERS: String(workers) } },
   ];
   const all: Array<Row & { round: number }> = [];
-  const servers: Server[] = [];
+  const servers: ServerProc[] = [];
   try {
     for (const setup of setups) {
       process.stderr.write(`starting: ${setup.name}\n`);
-      servers.push(await startServer({ FEEDRANK_ARTIFACTS: bundleDir, ...setup.env }, setup.workers));
+      servers.push(await startWorkers({ FEEDRANK_ARTIFACTS: bundleDir, ...setup.env }, setup.workers));
     }
     for (let round_ = 0; round_ < rounds; round_++) {
       for (const [i, setup] of setups.entries()) {
         for (const s of scenarios) {
-          await autocannon({ url: servers[i].url, connections, duration: warmup, requests: s.requests });
-          const r = await autocannon({ url: servers[i].url, connections, duration, requests: s.requests });
+          await autocannon({ url: servers[i].base, connections, duration: warmup, requests: s.requests });
+          const r = await autocannon({ url: servers[i].base, connections, duration, requests: s.requests });
           const row = {
             round: round_,
             setup: setup.name,
@@ -184,7 +144,7 @@ async function main(argv: readonly string[]): Promise<void> {
       }
     }
   } finally {
-    for (const server of servers) await stopServer(server);
+    for (const server of servers) await stopServer(server, 'SIGTERM', 30_000);
     await redis.dispose();
     await rm(tmp, { recursive: true, force: true });
   }
