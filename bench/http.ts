@@ -46,7 +46,7 @@ import { runInNewContext } from 'node:vm';
 import express from 'express';
 import { pino } from 'pino';
 import { openEngine } from '../engine/serve/engine.js';
-import { limitHeapGrowth } from '../engine/util/gc.js';
+import { SERVER_HEAP_GROWTH_PERCENT } from '../engine/util/gc.js';
 import { mulberry32 } from '../engine/util/random.js';
 import { createApp } from '../server/app.js';
 import { makeConfig } from '../server/config.js';
@@ -98,8 +98,8 @@ function memoryNow(): ServerMemory {
 async function serve(bundleDir: string): Promise<void> {
   const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-http-'));
   const t0 = performance.now();
-  const engine = await openEngine({ bundleDir, stateDir });
-  limitHeapGrowth(); // once open, as server/main.ts does
+  // The heap growth bound applied once open, as server/main.ts does.
+  const engine = await openEngine({ bundleDir, stateDir, heapGrowthPercent: SERVER_HEAP_GROWTH_PERCENT });
   const openMs = performance.now() - t0;
   const opened = process.memoryUsage();
   // Peak RSS while serving, sampled (cheap: one read of /proc per call).

@@ -24,7 +24,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { openEngine } from '../engine/serve/engine.js';
-import { limitHeapGrowth } from '../engine/util/gc.js';
+import { SERVER_HEAP_GROWTH_PERCENT } from '../engine/util/gc.js';
 import { createApp } from './app.js';
 import { isClusterPrimary, runPrimary, serveClusterMetrics } from './cluster.js';
 import { ConfigError, loadConfig, type ServerConfig } from './config.js';
@@ -160,17 +160,21 @@ export async function main(): Promise<void> {
     await ensureDemoBundle(config.artifactsDir, logger, abort.signal);
     if (shuttingDown) return;
     const t0 = performance.now();
-    const opened = await openEngine({ bundleDir: resolve(config.artifactsDir), stateDir: resolve(config.stateDir), store: config.store, logger });
+    // Serving: the heap may hold garbage up to a quarter of what is live (V8's default let it reach
+    // ~3x at a million videos; see engine/util/gc.ts), applied by the open's final GC.
+    const opened = await openEngine({
+      bundleDir: resolve(config.artifactsDir),
+      stateDir: resolve(config.stateDir),
+      store: config.store,
+      logger,
+      heapGrowthPercent: SERVER_HEAP_GROWTH_PERCENT,
+    });
     if (shuttingDown) {
       await opened.close();
       return;
     }
     engine = opened;
-    // Serving from now on: the heap may hold garbage up to a quarter of what is live (V8's default
-    // let it reach ~3x at a million videos; see engine/util/gc.ts). Not during the open, which it
-    // would slow by ~20% (more full GCs while the world is built) for no lower peak.
-    limitHeapGrowth();
-    // The open and that GC blocked the loop while engine requests were refused as not ready: no lag to shed for.
+    // The open (and its final GC) blocked the loop while engine requests were refused as not ready: no lag to shed for.
     app.shedder.rebase();
     logger.info({ modelVersion: opened.modelVersion, ms: Math.round(performance.now() - t0), hugePages: hugePageState() }, 'engine ready');
   } catch (err) {

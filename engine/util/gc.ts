@@ -20,9 +20,10 @@ export function collectGarbage(): void {
 }
 
 /**
- * The server's heap growth bound (server/main.ts once the engine is open, in each serving process,
- * cluster workers included; bench/http.ts's server likewise): garbage up to a quarter of the live
- * heap. Set after the open: during it, the bound would cost ~20% more open time for no lower peak.
+ * The server's heap growth bound (server/main.ts passes it to openEngine, which applies it with the
+ * open's final GC, in each serving process, cluster workers included; bench/http.ts's server
+ * likewise): garbage up to a quarter of the live heap. Set after the open: during it, the bound
+ * would cost ~20% more open time for no lower peak.
  */
 export const SERVER_HEAP_GROWTH_PERCENT = 25;
 
