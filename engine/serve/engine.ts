@@ -16,7 +16,7 @@
  * Reloading a bundle (a new embedding space) rebuilds the world from the stored events — interest
  * vectors are never carried over — while ingestion waits, then swaps it in whole.
  */
-import { Mutex } from '../util/mutex.js';
+import { handledLater, WriteQueue } from '../util/mutex.js';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
 import { readBundle, type LoadedBundle } from '../bundle/bundle.js';
@@ -154,8 +154,12 @@ function modelVersionOf(b: LoadedBundle): string {
 
 export class Engine implements FeedEngine {
   private world!: World;
-  /** Serialises writes (events, videos, users) and reloads: appends are ordered and atomic. */
-  private readonly writes = new Mutex();
+  /**
+   * Orders writes (events, videos, users) and reloads: each applies in call order and atomically.
+   * Event batches overlap their store I/O (one group commit or one Redis round trip for several);
+   * everything else runs alone.
+   */
+  private readonly writes = new WriteQueue();
   /** eventIds accepted (idempotency); rebuilt with each world and swapped in with it. */
   private eventIds = new EventIdSet(EVENT_ID_MEMORY);
   /**
@@ -219,7 +223,7 @@ export class Engine implements FeedEngine {
 
   private async swapIn(bundleDir: string): Promise<{ modelVersion: string }> {
     const bundle = await readBundle(bundleDir);
-    return this.writes.run(async () => {
+    return this.writes.exclusive(async () => {
       this.install(await this.buildWorld(bundle, await this.store.postedVideos(), await this.store.postedProfiles()));
       if (this.shared) {
         // Videos the stream brought in while the new world was being built went to the old one.
@@ -531,40 +535,47 @@ export class Engine implements FeedEngine {
   async ingestEvents(events: readonly EventRecord[]): Promise<{ accepted: number; duplicates: number }> {
     this.assertOpen();
     if (this.shared) await this.learnVideos(events.map((e) => e.videoId));
-    return this.writes.run(async () => {
-      let world = this.world;
-      for (let i = 0; i < events.length; i++) {
-        if (!world.videoIds.has(events[i].videoId)) throw new EngineError(400, 'unknown_video', `events.${i}.videoId: unknown video "${events[i].videoId}"`);
-      }
-      // The bundle's eventIds here; the store knows the posted ones.
-      const keep = newInBatch(events, this.eventIds);
-      const fresh = keep.map((i) => events[i]);
-      const creators = keep.map((i) => world.creators.ids[world.catalog.creator[world.videoIds.get(events[i].videoId)]]);
-      if (fresh.length === 0) return { accepted: 0, duplicates: events.length };
-      let stored;
-      try {
-        stored = await this.store.appendEvents(fresh, creators);
-      } catch (err) {
-        throw storeError(err);
-      }
-      world = this.world;
-      for (const ev of stored.accepted) {
-        const v = world.videoIds.get(ev.videoId);
-        if (v < 0) continue; // (a reload swapped in a bundle without it)
-        if (this.shared) {
-          // This replica's cached state takes the events if it was current; else the next read catches up.
-          const step = stored.versions.get(ev.userId)!;
-          const s = this.stateOf(world, ev.userId) ?? (step.from === 0 ? this.userOf(world, ev.userId) : undefined);
-          applyStats(world, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
-          if (s && s.version === step.from) applyUserEvent(s, world.catalog, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
-        } else {
-          applyToWorld(world, this.userOf(world, ev.userId), v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+    return this.writes.run(
+      async () => {
+        const world = this.world;
+        for (let i = 0; i < events.length; i++) {
+          if (!world.videoIds.has(events[i].videoId)) throw new EngineError(400, 'unknown_video', `events.${i}.videoId: unknown video "${events[i].videoId}"`);
         }
-        refreshVideoPart(world.ranker, world.stats, world.catalog, v, world.latestTs, world.videoParts);
-      }
-      if (this.shared) this.advanceVersions(world, stored.versions);
-      return { accepted: stored.accepted.length, duplicates: events.length - stored.accepted.length };
-    });
+        // The bundle's eventIds here; the store knows the posted ones.
+        const keep = newInBatch(events, this.eventIds);
+        if (keep.length === 0) return { stored: undefined };
+        const fresh = keep.map((i) => events[i]);
+        const creators = keep.map((i) => world.creators.ids[world.catalog.creator[world.videoIds.get(events[i].videoId)]]);
+        // Started now, in order; awaited and applied in the same order once earlier writes are applied.
+        return { stored: handledLater(this.store.appendEvents(fresh, creators)) };
+      },
+      async ({ stored: pending }) => {
+        if (pending === undefined) return { accepted: 0, duplicates: events.length };
+        let stored;
+        try {
+          stored = await pending;
+        } catch (err) {
+          throw storeError(err);
+        }
+        const world = this.world;
+        for (const ev of stored.accepted) {
+          const v = world.videoIds.get(ev.videoId);
+          if (v < 0) continue; // (a reload swapped in a bundle without it)
+          if (this.shared) {
+            // This replica's cached state takes the events if it was current; else the next read catches up.
+            const step = stored.versions.get(ev.userId)!;
+            const s = this.stateOf(world, ev.userId) ?? (step.from === 0 ? this.userOf(world, ev.userId) : undefined);
+            applyStats(world, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+            if (s && s.version === step.from) applyUserEvent(s, world.catalog, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+          } else {
+            applyToWorld(world, this.userOf(world, ev.userId), v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+          }
+          refreshVideoPart(world.ranker, world.stats, world.catalog, v, world.latestTs, world.videoParts);
+        }
+        if (this.shared) this.advanceVersions(world, stored.versions);
+        return { accepted: stored.accepted.length, duplicates: events.length - stored.accepted.length };
+      },
+    );
   }
 
   /** Shared store: states that took a write of this replica now reflect its version. */
@@ -577,7 +588,7 @@ export class Engine implements FeedEngine {
 
   async upsertUsers(records: readonly UserRecord[]): Promise<{ upserted: number }> {
     this.assertOpen();
-    return this.writes.run(async () => {
+    return this.writes.exclusive(async () => {
       let versions;
       try {
         versions = await this.store.putProfiles(records);
@@ -604,7 +615,7 @@ export class Engine implements FeedEngine {
 
   async addVideos(records: readonly VideoRecord[]): Promise<{ added: number }> {
     this.assertOpen();
-    return this.writes.run(async () => {
+    return this.writes.exclusive(async () => {
       const world = this.world;
       const outsideDim = world.tower.outsideDim;
       const seen = new Set<string>();
@@ -740,7 +751,7 @@ export class Engine implements FeedEngine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.writes.run(() => this.store.close());
+    await this.writes.exclusive(() => this.store.close());
   }
 }
 

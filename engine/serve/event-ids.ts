@@ -90,7 +90,7 @@ export class EventIdSet {
  * Positions of the batch's events to accept: those whose eventId is neither in `known` nor
  * repeated from earlier in the batch (an event without an eventId is always accepted).
  */
-export function newInBatch(events: readonly { readonly eventId?: string }[], known: EventIdSet): number[] {
+export function newInBatch(events: readonly { readonly eventId?: string }[], known: { has(id: string): boolean }): number[] {
   const fresh: number[] = [];
   const inBatch = new Set<string>();
   for (let i = 0; i < events.length; i++) {

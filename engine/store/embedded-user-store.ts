@@ -11,7 +11,7 @@
  * from the log and the profile journal on disk, one scan of the log per call, with writes held
  * meanwhile. The counters are rebuilt at open, in the engine's own replay of the log.
  */
-import { Mutex } from '../util/mutex.js';
+import { handledLater, WriteQueue } from '../util/mutex.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { EventLog } from './eventlog.js';
@@ -50,8 +50,16 @@ export class EmbeddedUserStore implements UserStateStore {
   /** Users with not_interested marks: creator id → ts of the latest mark. */
   private readonly marks = new Map<string, Map<string, number>>();
   private readonly eventIds = new EventIdSet(EVENT_ID_MEMORY);
-  /** Writes, and reads that scan the files, one at a time: a read sees every acknowledged write and nothing half-written. */
-  private readonly lock = new Mutex();
+  /**
+   * Writes in order; reads that scan the files run alone: a read sees every acknowledged write and
+   * nothing half-written. Event appends overlap their write+fsync (one group commit for many).
+   */
+  private readonly lock = new WriteQueue();
+  /**
+   * eventIds of appends started but not yet durable: a copy posted meanwhile is answered as a
+   * duplicate (if the first then fails, its sender is told so and retries, as with any failure).
+   */
+  private readonly pendingIds = new Set<string>();
   /**
    * The log is indexed in the same pass as the engine's own replay (see {@link replayEvents}), so
    * start-up reads it once; whatever needs the index before that replay indexes it alone.
@@ -139,28 +147,42 @@ export class EmbeddedUserStore implements UserStateStore {
 
   appendEvents(events: readonly EventRecord[], creatorIds: readonly string[]): Promise<AppendResult> {
     this.assertOpen();
-    return this.lock.run(async () => {
-      await this.ensureIndexed();
-      const keep = newInBatch(events, this.eventIds);
-      const accepted = keep.map((i) => events[i]);
-      const creators = keep.map((i) => creatorIds[i]);
-      // Durable first, then indexed: a failed append changes nothing.
-      if (accepted.length > 0) await this.log.append(accepted);
-      const versions = new Map<string, VersionStep>();
-      for (let i = 0; i < accepted.length; i++) {
-        const ev = accepted[i];
-        if (ev.eventId) this.eventIds.add(ev.eventId);
-        const step = this.indexEvent(ev, creators[i]);
-        const prev = versions.get(ev.userId);
-        versions.set(ev.userId, { from: prev?.from ?? step.from, to: step.to });
-      }
-      return { accepted, duplicates: events.length - accepted.length, versions };
-    });
+    return this.lock.run(
+      async () => {
+        await this.ensureIndexed();
+        const keep = newInBatch(events, this.knownIds);
+        const accepted = keep.map((i) => events[i]);
+        const creators = keep.map((i) => creatorIds[i]);
+        for (const ev of accepted) if (ev.eventId) this.pendingIds.add(ev.eventId);
+        // Queued now, in call order; durable later, possibly with other appends in one group commit.
+        return { accepted, creators, durable: accepted.length > 0 ? handledLater(this.log.append(accepted)) : undefined };
+      },
+      async ({ accepted, creators, durable }) => {
+        try {
+          await durable;
+        } finally {
+          for (const ev of accepted) if (ev.eventId) this.pendingIds.delete(ev.eventId);
+        }
+        // Durable first, then indexed: a failed append changes nothing.
+        const versions = new Map<string, VersionStep>();
+        for (let i = 0; i < accepted.length; i++) {
+          const ev = accepted[i];
+          if (ev.eventId) this.eventIds.add(ev.eventId);
+          const step = this.indexEvent(ev, creators[i]);
+          const prev = versions.get(ev.userId);
+          versions.set(ev.userId, { from: prev?.from ?? step.from, to: step.to });
+        }
+        return { accepted, duplicates: events.length - accepted.length, versions };
+      },
+    );
   }
+
+  /** Accepted eventIds, durable or on their way (an append in flight). */
+  private readonly knownIds = { has: (id: string) => this.eventIds.has(id) || this.pendingIds.has(id) };
 
   putProfiles(users: readonly UserRecord[]): Promise<ReadonlyMap<string, VersionStep>> {
     this.assertOpen();
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       await this.ensureIndexed();
       await this.usersJournal.append(users);
       const versions = new Map<string, VersionStep>();
@@ -184,7 +206,7 @@ export class EmbeddedUserStore implements UserStateStore {
    */
   async read(userId: string, since: number): Promise<UserRead> {
     await this.ensureIndexed();
-    return this.lock.run(async () => {
+    return this.lock.exclusive(async () => {
       const version = this.versions.get(userId) ?? 0;
       if (version === 0) {
         return since === 0 ? { version: 0, eventCount: 0, base: 0, entries: [] } : { version: 0, eventCount: 0, base: 0, entries: [], rebuild: { viewed: [], notInterested: new Map(), profile: null } };
@@ -273,7 +295,7 @@ export class EmbeddedUserStore implements UserStateStore {
     if (this.closed) return;
     this.closed = true;
     // After the write or read in progress (new ones are refused from now on).
-    await this.lock.run(async () => {
+    await this.lock.exclusive(async () => {
       await this.log.close();
       await this.videosJournal.close();
       await this.usersJournal.close();

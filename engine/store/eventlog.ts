@@ -34,7 +34,7 @@ import {
   segmentName,
   type EncodedBatch,
 } from './format.js';
-import { lockDir, syncDir, writeFully, type DirLock } from './fsutil.js';
+import { lockDir, syncDir, writeFully, writeFullySync, type DirLock } from './fsutil.js';
 import { corruptAt, readRecords, scanSegment, type SegmentScan } from './segment.js';
 import { readSnapshot, SNAPSHOT_HEADER_BYTES, TEMP_SUFFIX, writeSnapshot } from './snapshot.js';
 
@@ -564,7 +564,8 @@ export class EventLog {
     const start = active.size;
     try {
       await this.opts.faults('write', active.name);
-      await writeFully(this.fh, record, start);
+      // Into the page cache at once; only the fsync goes to the thread pool (one event-loop turn per group).
+      writeFullySync(this.fh, record, start);
       await this.opts.faults('sync', active.name);
       const t0 = performance.now();
       await this.fh.datasync();

@@ -28,7 +28,8 @@ describe('embedded store: read() derived from the files', () => {
     for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
   });
 
-  it('answers what a model of every entry answers, for random interleavings of events and profiles, before and after a reopen', async () => {
+  // Concurrently: every write is started at once and awaited at the end; they apply in call order.
+  it.each([false, true])('answers what a model of every entry answers, for random interleavings of events and profiles, before and after a reopen (writes concurrent: %s)', async (concurrent) => {
     const dir = await mkdtemp(join(tmpdir(), 'feedrank-userstore-'));
     dirs.push(dir);
     const cap = 5;
@@ -38,11 +39,16 @@ describe('embedded store: read() derived from the files', () => {
     /** Every entry of each user, in version order. */
     const model = new Map<string, StoreEntry[]>(users.map((u) => [u, []]));
     let n = 0;
+    const writes: Promise<unknown>[] = [];
+    const write = async (w: Promise<unknown>) => {
+      if (concurrent) writes.push(w);
+      else await w;
+    };
     for (let step = 0; step < 60; step++) {
       const u = users[Math.floor(rng() * users.length)];
       if (rng() < 0.2) {
         const rec: UserRecord = { id: u, interests: [`t${step}`] };
-        await store.putProfiles([rec]);
+        await write(store.putProfiles([rec]));
         model.get(u)!.push({ kind: 'profile', user: rec });
       } else {
         const batch: EventRecord[] = [];
@@ -52,10 +58,11 @@ describe('embedded store: read() derived from the files', () => {
           n++;
           batch.push(e);
         }
-        await store.appendEvents(batch, batch.map((e) => creatorOf(e.videoId)));
+        await write(store.appendEvents(batch, batch.map((e) => creatorOf(e.videoId))));
         for (const e of batch) model.get(e.userId)!.push({ kind: 'event', event: e });
       }
     }
+    await Promise.all(writes);
     const check = async (s: EmbeddedUserStore, all: Map<string, StoreEntry[]>) => {
       for (const u of users) {
         const entries = all.get(u)!;
@@ -89,6 +96,36 @@ describe('embedded store: read() derived from the files', () => {
     try {
       const reopened = new Map([...model].map(([u, es]) => [u, [...es.filter((e) => e.kind === 'profile'), ...es.filter((e) => e.kind === 'event')]]));
       await check(store, reopened);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('accepts an eventId once when two concurrent appends carry it, and again after the first append failed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'feedrank-userstore-'));
+    dirs.push(dir);
+    const store = await EmbeddedUserStore.open(dir, creatorOf);
+    try {
+      const ev = (id: string, n: number): EventRecord => ({ userId: 'u', videoId: `v1_${n}`, ts: 1000 + n, type: 'view', watchMs: 5, eventId: id });
+      const [a, b] = await Promise.all([
+        store.appendEvents([ev('x', 1), ev('y', 2)], ['c', 'c']),
+        store.appendEvents([ev('x', 3), ev('z', 4)], ['c', 'c']),
+      ]);
+      expect(a.accepted.map((e) => e.eventId)).toEqual(['x', 'y']);
+      expect(b.accepted.map((e) => e.eventId)).toEqual(['z']);
+      expect(b.duplicates).toBe(1);
+      expect(b.versions.get('u')).toEqual({ from: 2, to: 3 });
+      expect(await store.version('u')).toBe(3);
+      // A failed append keeps nothing, its eventId included: the retry is accepted.
+      const log = (store as unknown as { log: { append: (batch: readonly EventRecord[]) => Promise<number> } }).log;
+      const append = log.append.bind(log);
+      log.append = () => Promise.reject(new Error('disk full'));
+      await expect(store.appendEvents([ev('w', 5)], ['c'])).rejects.toThrow('disk full');
+      log.append = append;
+      expect(await store.version('u')).toBe(3);
+      const retry = await store.appendEvents([ev('w', 6)], ['c']);
+      expect(retry.accepted.map((e) => e.eventId)).toEqual(['w']);
+      expect(await store.version('u')).toBe(4);
     } finally {
       await store.close();
     }
