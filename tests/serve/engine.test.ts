@@ -17,6 +17,14 @@ let lastTs: number;
 const topicOf = (videoId: string) => Number(videoId.slice(1).split('_')[0]);
 const creatorOf = (videoId: string) => `c${videoId.slice(1).split('_')[0]}_${Number(videoId.split('_')[1]) % 10}`;
 
+/** A user's interest state, exactly (the engine's internals: userInfo rounds). */
+function profileOf(e: Engine, userId: string): { vectors: number[]; weights: number[]; eventCount: number } {
+  const inner = e as unknown as { world: unknown; stateOf(world: unknown, id: string): { eventCount: number; profile: { interests: { count: number; dim: number; vectors: Float32Array; weights: ArrayLike<number> } } } };
+  const s = inner.stateOf(inner.world, userId);
+  const { count, dim, vectors, weights } = s.profile.interests;
+  return { vectors: Array.from(vectors.subarray(0, count * dim)), weights: Array.from(weights).slice(0, count), eventCount: s.eventCount };
+}
+
 beforeAll(async () => {
   tb = await testBundle();
   stateDir = await tb.stateDir();
@@ -162,6 +170,32 @@ describe('engine', () => {
     } finally {
       (interestAnnSource as { run: typeof run }).run = run;
     }
+  });
+
+  it('applies concurrent writes in the order they were made, as a restart replays them (their I/O overlaps)', async () => {
+    const users = ['conc-a', 'conc-b', 'conc-c'];
+    const videos = tb.world.ds.videos.ids.ids;
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 24; i++) {
+      const userId = users[i % 3];
+      const batch = [0, 1, 2].map((j) => ({ userId, videoId: videos[(i * 7 + j * 13) % videos.length], ts: lastTs + 5000 + i, type: j === 2 ? 'like' : 'view', watchMs: 300 + 200 * j, eventId: `conc-${i}-${j}` }) as const);
+      writes.push(engine.ingestEvents(batch));
+      if (i === 10) writes.push(engine.upsertUsers([{ id: 'conc-b', interests: ['topic2'] }]));
+      if (i === 12) writes.push(engine.ingestEvents([{ userId: 'conc-a', videoId: 'no-such-video', ts: lastTs, type: 'view', watchMs: 1 }]).catch((e: unknown) => e));
+    }
+    // The same eventId in two concurrent batches is accepted once.
+    const like = { userId: 'conc-c', videoId: videos[3], ts: lastTs + 6000, type: 'like', eventId: 'conc-twice' } as const;
+    const twice = [engine.ingestEvents([like]), engine.ingestEvents([like])];
+    const results = await Promise.all(writes);
+    expect(results.filter((r) => r instanceof EngineError)).toHaveLength(1);
+    expect((await Promise.all(twice)).map((r) => r.accepted).sort()).toEqual([0, 1]);
+    expect(users.map((u) => engine.userInfo(u).eventCount)).toEqual([24, 24, 25]);
+    // The interest vectors, exactly: they depend on the order the events were applied in.
+    const state = () => users.map((u) => profileOf(engine, u));
+    const live = state();
+    await engine.close();
+    engine = await openEngine({ bundleDir: tb.bundleDir, stateDir });
+    expect(state()).toEqual(live);
   });
 
   it('keeps acknowledged events, videos and profiles across a restart, and rebuilds on reload', async () => {
