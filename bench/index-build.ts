@@ -37,7 +37,7 @@ const cpu = process.cpuUsage(cpu0);
 const loadAfter = os.loadavg()[0];
 
 // Same graph as the shipped one? Compare the answers to 200 video vectors used as queries.
-const shipped = await loadIndex(bundle.indexPath);
+const shipped = await loadIndex(bundle.indexPath, bundle.verified);
 const rng = mulberry32(5);
 let same = 0;
 const checks = 200;

@@ -65,6 +65,8 @@ export interface LoadedBundle {
   readonly tower: Buffer;
   readonly ranker: RankerWeights;
   readonly indexPath: string;
+  /** Every file the manifest lists, hashed while reading: absolute path → SHA-256 (the index loader skips re-hashing them). */
+  readonly verified: ReadonlyMap<string, string>;
 }
 
 export const INDEX_FILE = 'index.ann';
@@ -183,6 +185,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
       `feature-spec hash ${manifest.featureSpecHash} differs from this code's ${FEATURE_SPEC_HASH}: the bundle was trained with other feature definitions; retrain it`,
     );
   }
+  const verified = new Map<string, string>();
   for (const [name, want] of Object.entries(manifest.files)) {
     if (basename(name) !== name) fail(`manifest names a file outside the bundle: ${name}`);
     let got: { bytes: number; sha256: string };
@@ -194,6 +197,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     }
     if (got.bytes !== want.bytes) fail(`${name} has ${got.bytes} bytes, the manifest says ${want.bytes} (truncated or replaced)`);
     if (got.sha256 !== want.sha256) fail(`${name} does not match its checksum (corrupt)`);
+    verified.set(join(root, name), got.sha256);
   }
   try {
     const ids = JSON.parse(await readFile(join(root, 'ids.json'), 'utf8')) as Record<string, string[]>;
@@ -252,7 +256,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     const ranker = rankerFromJSON(JSON.parse(await readFile(join(root, 'ranker.json'), 'utf8')));
     if (ranker.featureSpecHash !== FEATURE_SPEC_HASH) fail('ranker.json was trained with other feature definitions');
     const tower = await readFile(join(root, 'tower.bin'));
-    return { dir: root, manifest, dataset, vectors, dim, tower, ranker, indexPath: join(root, INDEX_FILE) };
+    return { dir: root, manifest, dataset, vectors, dim, tower, ranker, indexPath: join(root, INDEX_FILE), verified };
   } catch (err) {
     if (err instanceof BundleError) throw err;
     return fail((err as Error).message);

@@ -11,7 +11,7 @@ import { endianness } from 'node:os';
 import { dot, normalizeInPlace } from '../vector/kernels.js';
 import { TopK } from '../vector/topk.js';
 import { AnnError, type AnnIndex, type LabelFilter, type SearchResult } from './ann.js';
-import { readSidecar, writeDataFile, writeSidecar } from './persist.js';
+import { readSidecar, writeDataFile, writeSidecar, type VerifiedFiles } from './persist.js';
 import {
   asError,
   checkBatch,
@@ -152,8 +152,8 @@ export class ExactIndex implements AnnIndex {
   }
 
   /** Loads an index written by {@link ExactIndex.save}; refuses a missing or corrupt file. */
-  static async load(path: string): Promise<ExactIndex> {
-    const { meta, files } = await readSidecar(path, ['exact']);
+  static async load(path: string, verified?: VerifiedFiles): Promise<ExactIndex> {
+    const { meta, files } = await readSidecar(path, ['exact'], verified);
     if (meta.params.endian !== endianness()) {
       throw new AnnError('corrupt', `index ${path} was saved on a ${String(meta.params.endian)}-endian machine`);
     }

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { normalizeInPlace } from '../vector/kernels.js';
 import { runBuildWorker } from './build-worker.js';
 import { AnnError, type AnnIndex, type LabelFilter, type SearchResult } from './ann.js';
-import { paramInt, paramNumber, readSidecar, writeDataFile, writeSidecar } from './persist.js';
+import { paramInt, paramNumber, readSidecar, writeDataFile, writeSidecar, type VerifiedFiles } from './persist.js';
 import {
   asError,
   checkBatch,
@@ -309,8 +309,8 @@ export class HnswIndex implements AnnIndex {
    * the data file must match the sidecar's length and SHA-256 and its header must agree with it
    * before hnswlib reads a byte of it.
    */
-  static async load(path: string): Promise<HnswIndex> {
-    const { meta, files } = await readSidecar(path, ['hnsw']);
+  static async load(path: string, verified?: VerifiedFiles): Promise<HnswIndex> {
+    const { meta, files } = await readSidecar(path, ['hnsw'], verified);
     return HnswIndex.fromFile(files[0], meta.dim, meta.size, {
       M: paramInt(meta, 'M', 2, 256),
       efConstruction: paramInt(meta, 'efConstruction', 1, MAX_EF),

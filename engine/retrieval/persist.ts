@@ -119,8 +119,10 @@ export async function readSidecarMeta(path: string, kinds?: readonly string[]): 
 /**
  * Reads and validates the sidecar of `path` and verifies every data file it lists (present,
  * same length, same SHA-256). Returns the sidecar and the paths of its data files, in order.
+ * A file whose content the caller has already hashed (`verified`: path → SHA-256, e.g. by the
+ * bundle's manifest check) is not hashed again when the sidecar lists the same digest.
  */
-export async function readSidecar(path: string, kinds?: readonly string[]): Promise<{ meta: Sidecar; files: string[] }> {
+export async function readSidecar(path: string, kinds?: readonly string[], verified?: VerifiedFiles): Promise<{ meta: Sidecar; files: string[] }> {
   const meta = await readSidecarMeta(path, kinds);
   const dir = dirname(path);
   const files: string[] = [];
@@ -135,7 +137,7 @@ export async function readSidecar(path: string, kinds?: readonly string[]): Prom
     if (!st.isFile() || st.size !== entry.bytes) {
       throw new AnnError('corrupt', `index data file ${file} has ${st.size} bytes, sidecar says ${entry.bytes}`);
     }
-    const { sha256 } = await digestFile(file);
+    const sha256 = verified?.get(file) === entry.sha256 ? entry.sha256 : (await digestFile(file)).sha256;
     if (sha256 !== entry.sha256) {
       throw new AnnError('corrupt', `index data file ${file} does not match its sidecar checksum`);
     }
@@ -143,6 +145,9 @@ export async function readSidecar(path: string, kinds?: readonly string[]): Prom
   }
   return { meta, files };
 }
+
+/** Data files whose content the caller has hashed: absolute path → SHA-256 (hex). */
+export type VerifiedFiles = ReadonlyMap<string, string>;
 
 /** Reads a numeric param from a sidecar, refusing a missing or out-of-range value. */
 export function paramInt(meta: Sidecar, name: string, min: number, max: number): number {

@@ -27,7 +27,7 @@ import { normalizeInPlace } from '../vector/kernels.js';
 import { AnnError, type AnnIndex, type LabelFilter, type SearchResult } from './ann.js';
 import { runBuildWorker as runWorker } from './build-worker.js';
 import { HNSW_DEFAULTS, HnswIndex, type HnswOptions } from './hnsw.js';
-import { paramInt, paramNumber, readSidecar, readSidecarMeta, writeSidecar, type FileEntry } from './persist.js';
+import { paramInt, paramNumber, readSidecar, readSidecarMeta, writeSidecar, type FileEntry, type VerifiedFiles } from './persist.js';
 import { checkBatch, checkDim, checkFilter, checkLabel, checkVector, clampK, emptyResult, intOption } from './validate.js';
 
 export interface ShardedOptions extends HnswOptions {
@@ -221,9 +221,9 @@ export class ShardedIndex implements AnnIndex {
   }
 
   /** Loads an index written by {@link ShardedIndex.save}; every shard file is verified. */
-  static async load(path: string): Promise<ShardedIndex> {
+  static async load(path: string, verified?: VerifiedFiles): Promise<ShardedIndex> {
     // The top-level sidecar checksums every shard's data file; shard sidecars supply sizes/seeds.
-    const { meta, files } = await readSidecar(path, ['sharded-hnsw']);
+    const { meta, files } = await readSidecar(path, ['sharded-hnsw'], verified);
     const S = paramInt(meta, 'shards', 1, MAX_SHARDS);
     if (files.length !== S) {
       throw new AnnError('corrupt', `sharded index ${path} lists ${files.length} files for ${S} shards`);

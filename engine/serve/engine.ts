@@ -251,7 +251,7 @@ export class Engine implements FeedEngine {
     const ds = bundle.dataset;
     const tower = VideoTowerWeights.deserialize(bundle.tower, { contentOnly: true });
     if (tower.dim !== bundle.dim) throw new Error(`bundle ${bundle.dir}: tower dim ${tower.dim} differs from embeddingDim ${bundle.dim}`);
-    const index = tuneForServing(await loadIndex(bundle.indexPath));
+    const index = tuneForServing(await loadIndex(bundle.indexPath, bundle.verified));
     if (index.dim !== bundle.dim || index.size !== ds.videos.ids.size) {
       throw new Error(`bundle ${bundle.dir}: index holds ${index.size}×${index.dim}, expected ${ds.videos.ids.size}×${bundle.dim}`);
     }

@@ -1,6 +1,12 @@
 /** ExactIndex specifics beyond the conformance suite: deterministic ties, stored vectors. */
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ExactIndex } from '../../engine/retrieval/exact.js';
+import { loadIndex } from '../../engine/retrieval/load.js';
+import { digestFile, readSidecar } from '../../engine/retrieval/persist.js';
+import { flipByte } from '../helpers/bundle.js';
 
 describe('ExactIndex', () => {
   it('breaks score ties by the smaller label, whatever the insertion order', () => {
@@ -40,5 +46,27 @@ describe('ExactIndex', () => {
     const r = rev.search(new Float32Array([1, 0]), 5, (l) => (asked2.push(l), true));
     expect(asked2).toEqual([99, 98, 97, 96, 95]);
     expect(Array.from(r.labels)).toEqual([99, 98, 97, 96, 95]);
+  });
+});
+
+describe('loadIndex with files the caller has hashed', () => {
+  it('skips re-hashing a data file only when the caller vouches for the digest its sidecar lists', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'feedrank-verified-'));
+    try {
+      const index = new ExactIndex(2);
+      index.add(1, new Float32Array([1, 0]));
+      index.add(2, new Float32Array([0, 1]));
+      const path = join(dir, 'index.ann');
+      await index.save(path);
+      const data = (await readSidecar(path)).files[0];
+      const digest = (await digestFile(data)).sha256;
+      await flipByte(data);
+      await expect(loadIndex(path)).rejects.toThrow(/checksum/);
+      await expect(loadIndex(path, new Map([[data, '0'.repeat(64)]]))).rejects.toThrow(/checksum/);
+      // Vouched for (e.g. by the bundle manifest's check): not hashed again.
+      expect((await loadIndex(path, new Map([[data, digest]]))).size).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
