@@ -2,7 +2,7 @@
  * The command line every benchmark script shares (commander): `--help`, unknown options and excess
  * arguments refused, `--scale <small|full>` for the scripts that have scales, `--results <dir>` for
  * where the results file goes, and number parsers that refuse a bad value before anything runs
- * (commander prints "error: option '--iterations <n>' argument 'x' is invalid. expected …" and
+ * (commander prints "error: option '--iterations <n>' argument 'x' is invalid. Expected …" and
  * exits 1).
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
