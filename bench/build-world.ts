@@ -6,9 +6,15 @@
  *
  * Prints how long generation and each training phase took (also kept in bench/cache/<scale>/build.json).
  */
-import { ensureBundle, scaleOf } from './hotpath.js';
+import { benchProgram, parseBench } from './cli.js';
+import { ensureBundle, SCALES, type Scale } from './hotpath.js';
 
-const scale = scaleOf(process.argv.slice(2));
+const { scale } = parseBench<{ scale: Scale }>(
+  benchProgram('build-world', 'Builds (or finds cached) the generated world and bundle of a benchmark scale under bench/cache/<scale>/', {
+    scales: Object.keys(SCALES),
+    results: false,
+  }),
+);
 const t0 = performance.now();
 const { bundleDir, builtSeconds, build } = await ensureBundle(scale, (line) => console.log(`[${new Date().toISOString()}] ${line}`));
 console.log(JSON.stringify({ scale, bundleDir, builtSeconds, seconds: (performance.now() - t0) / 1000, build }, null, 2));

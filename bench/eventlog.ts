@@ -1,26 +1,30 @@
 /**
- * Benchmark of the event log on this machine's disk (not a test; vitest does not pick it up):
+ * Benchmark of the event log on this machine's disk:
  *
- *   npx tsx tests/store/bench-eventlog.ts [--dir DIR] [--events 1000000] [--out results.json]
+ *   npx tsx bench/eventlog.ts [--dir DIR] [--events 1000000] [--results DIR]
  *
  * 1. Append latency and throughput with group commit: batches of 10 events, 1 appender vs 50
  *    concurrent appenders (each awaits its append before the next, like HTTP clients would).
  * 2. Open (validation scan) and replay speed over a log of ~1M events.
+ *
+ * The logs are written under `--dir` (default: the system's temporary directory). Prints tables and
+ * writes <results>/eventlog-<YYYY-MM-DD>.json (`--results`, default bench/results).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EventLog, type EventLogOptions } from '../engine/store/eventlog.js';
 import { makeBatch } from '../tests/store/helpers.js';
+import { benchProgram, displayPath, integer, parseBench, today, writeResults } from './cli.js';
 
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
-const baseDir = arg('dir', tmpdir());
-const replayEvents = Number(arg('events', '1000000'));
-const out = process.argv.includes('--out') ? arg('out', '') : '';
+const opts = parseBench<{ dir: string; events: number; results: string }>(
+  benchProgram('eventlog', "Event log benchmark: group-commit appends, open and replay on this machine's disk")
+    .option('--dir <dir>', 'where the benchmark logs are written (removed after)', tmpdir())
+    .option('--events <n>', 'events in the log that is opened and replayed', integer(10), 1_000_000),
+);
+const baseDir = opts.dir;
+const replayEvents = opts.events;
 
 const quiet = { warn: () => undefined };
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -113,4 +117,5 @@ console.table([one, fifty, fiftyWindow].map((r) => Object.fromEntries(Object.ent
 const replay = await replayBench(replayEvents);
 console.log('replay');
 console.table(Object.fromEntries(Object.entries(replay).map(([k, v]) => [k, Number.isInteger(v) ? v : fmt(v)])));
-if (out) await writeFile(out, JSON.stringify({ node: process.version, at: new Date().toISOString(), append: [one, fifty, fiftyWindow], replay }, null, 2));
+const file = writeResults(opts.results, `eventlog-${today()}.json`, { node: process.version, at: new Date().toISOString(), append: [one, fifty, fiftyWindow], replay });
+console.log(`wrote ${displayPath(file)}`);

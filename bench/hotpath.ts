@@ -2,7 +2,7 @@
  * In-process hot-path benchmark (no HTTP): the pieces of one recommend call, measured apart and
  * together, on a generated world trained into a real bundle.
  *
- *   npx tsx bench/hotpath.ts [--scale small|full] [--iterations N] [--warmup N] [--seed S] [--profile]
+ *   npx tsx bench/hotpath.ts [--scale small|full] [--iterations N] [--exact-queries N] [--warmup N] [--seed S] [--profile] [--results DIR]
  *
  * - ANN: HNSW search (k=100) per interest vector of users with history vs exact brute force on the
  *   same queries (p50/p99 and their ratio), and HNSW recall@100 against the exact answer;
@@ -15,7 +15,8 @@
  * and cached under bench/cache/<scale>/ (git-ignored); later runs reuse it. `--profile` takes a CPU
  * profile of the recommend loop and prints the functions with the most self time.
  *
- * Prints a markdown table and writes bench/results/hotpath-<scale>-<YYYY-MM-DD>.json.
+ * Prints a markdown table and writes <results>/hotpath-<scale>-<YYYY-MM-DD>.json (`--results`,
+ * default bench/results). `--help` lists the options.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,10 +34,9 @@ import { openEngine, type Engine } from '../engine/serve/engine.js';
 import { train, type TrainOptions } from '../engine/train/pipeline.js';
 import { mulberry32 } from '../engine/util/random.js';
 import { hugePageState } from '../server/hugepages.js';
+import { benchProgram, displayPath, integer, parseBench, today, writeResults } from './cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const RESULTS_DIR = join(here, 'results');
-export const today = (): string => new Date().toISOString().slice(0, 10);
 
 /**
  * World sizes per scale. `full`: one million videos and 100,000 users over two days (about 10
@@ -58,7 +58,6 @@ const TRAIN_OPTIONS: Record<Scale, Omit<TrainOptions, 'data' | 'out' | 'log'>> =
   full: { seed: 1, dim: 64, twoTower: { epochs: 1, maxSeconds: 120 }, index: { worker: true, efConstruction: 100 }, evaluate: false, progress: 'silent' },
 };
 
-/** Reads `--name value` from argv. */
 /** The fields every results file starts with: what ran, when, and on what machine. */
 export function benchHeader(benchmark: string, scale: string) {
   return {
@@ -71,18 +70,6 @@ export function benchHeader(benchmark: string, scale: string) {
     scale,
     hugePages: hugePageState(),
   };
-}
-
-export function argOf(argv: readonly string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
-/** The scale named by `--scale` (default small). */
-export function scaleOf(argv: readonly string[]): Scale {
-  const s = argOf(argv, 'scale') ?? 'small';
-  if (!(s in SCALES)) throw new Error(`--scale: unknown scale "${s}" (small|full)`);
-  return s as Scale;
 }
 
 /** How the cached world of a scale was built (bench/cache/<scale>/build.json), in seconds. */
@@ -192,17 +179,16 @@ export function topSelf(profile: { nodes: { id: number; callFrame: { functionNam
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const scale = scaleOf(argv);
-  const iterations = Number(argOf(argv, 'iterations') ?? 2000);
+  const program = benchProgram('hotpath', 'In-process hot-path benchmark: ANN vs exact search, the ranker, the whole engine.recommend', { scales: Object.keys(SCALES) })
+    .option('--iterations <n>', 'measured iterations of each part', integer(1), 2000)
+    .option('--exact-queries <n>', 'queries for the exact search and recall (at most --iterations; default: 300 at full scale, else --iterations)', integer(1))
+    .option('--warmup <n>', 'warm-up iterations before each measurement', integer(0), 200)
+    .option('--seed <s>', 'seed of the user order and random candidates', integer(0), 7)
+    .option('--profile', 'take a CPU profile of the recommend loop (file under bench/cache/)', false);
+  const opts = parseBench<{ scale: Scale; iterations: number; exactQueries?: number; warmup: number; seed: number; profile: boolean; results: string }>(program);
+  const { scale, iterations, warmup, seed, profile } = opts;
   // Exact search at 1M videos takes ~0.1 s a query: recall and the exact reference use fewer.
-  const exactQueries = Math.min(iterations, Number(argOf(argv, 'exact-queries') ?? (scale === 'full' ? 300 : iterations)));
-  const warmup = Number(argOf(argv, 'warmup') ?? 200);
-  const seed = Number(argOf(argv, 'seed') ?? 7);
-  const profile = argv.includes('--profile');
-  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new Error('--iterations must be a positive integer');
-  if (!Number.isSafeInteger(exactQueries) || exactQueries < 1) throw new Error('--exact-queries must be a positive integer');
-  if (!Number.isSafeInteger(warmup) || warmup < 0) throw new Error('--warmup must be an integer >= 0');
+  const exactQueries = Math.min(iterations, opts.exactQueries ?? (scale === 'full' ? 300 : iterations));
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const rng = mulberry32(seed);
@@ -387,10 +373,8 @@ async function main(): Promise<void> {
       console.log(`\nCPU profile of the recommend loop (${profileFile}), top self time:\n| function | self % |\n|---|---|`);
       for (const h of hot) console.log(`| ${h.fn} | ${h.selfPct} |`);
     }
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    const file = join(RESULTS_DIR, `hotpath-${scale}-${today()}.json`);
-    writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-    console.log(`\nwrote ${file}`);
+    const file = writeResults(opts.results, `hotpath-${scale}-${today()}.json`, result);
+    console.log(`\nwrote ${displayPath(file)}`);
   } finally {
     await engine?.close();
     await rm(stateDir, { recursive: true, force: true });

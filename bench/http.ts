@@ -3,7 +3,7 @@
  * the cached bundle of bench/hotpath.ts, against a bare express JSON endpoint as the reference,
  * driven with autocannon over loopback.
  *
- *   npx tsx bench/http.ts [--scale small|full] [--connections 10,50] [--duration 10] [--warmup 3] [--profile]
+ *   npx tsx bench/http.ts [--scale small|full] [--connections 10,50] [--duration 10] [--warmup 3] [--profile] [--results DIR]
  *
  * The servers run in a child process (one process: the app on one port, the bare endpoint on
  * another), autocannon in this one, so the load generator does not share the server's event loop.
@@ -25,12 +25,14 @@
  * same process after a forced full GC (what of the end-of-run RSS is live, what is garbage not
  * yet collected).
  *
- * Prints a markdown table and writes bench/results/http-<scale>-<YYYY-MM-DD>.json.
+ * Prints a markdown table and writes <results>/http-<scale>-<YYYY-MM-DD>.json (`--results`, default
+ * bench/results). `--help` lists the options; `--serve <bundleDir>` is the internal server-process mode.
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Option } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -51,7 +53,8 @@ import { mulberry32 } from '../engine/util/random.js';
 import { createApp } from '../server/app.js';
 import { makeConfig } from '../server/config.js';
 import { ServerMetrics } from '../server/metrics.js';
-import { argOf, benchHeader, ensureBundle, RESULTS_DIR, round, SCALES, scaleOf, today, topSelf } from './hotpath.js';
+import { benchProgram, decimal, displayPath, integerList, parseBench, REPO_ROOT, today, writeResults } from './cli.js';
+import { benchHeader, ensureBundle, round, SCALES, topSelf, type Scale } from './hotpath.js';
 
 /** Shedding limits for the measurement: high enough never to trigger. */
 const SHED = { maxInFlight: 1_000_000, maxEventLoopLagMs: 60_000 } as const;
@@ -218,18 +221,17 @@ interface Row {
   profileTopSelf?: { fn: string; selfPct: number }[];
 }
 
-async function drive(argv: string[]): Promise<void> {
-  const scale = scaleOf(argv);
-  const connectionCounts = (argOf(argv, 'connections') ?? '10,50').split(',').map(Number);
-  const duration = Number(argOf(argv, 'duration') ?? 10);
-  const warmup = Number(argOf(argv, 'warmup') ?? 3);
-  const profile = argv.includes('--profile');
-  for (const [n, v] of [['duration', duration], ['warmup', warmup]] as const) {
-    if (!Number.isFinite(v) || v <= 0 || v > 60) throw new Error(`--${n} must be in (0, 60]`);
-  }
-  for (const c of connectionCounts) {
-    if (!Number.isSafeInteger(c) || c < 1 || c > 1000) throw new Error(`--connections: each count must be an integer in [1, 1000], got ${c}`);
-  }
+interface DriveOptions {
+  scale: Scale;
+  connections: number[];
+  duration: number;
+  warmup: number;
+  profile: boolean;
+  results: string;
+}
+
+async function drive(opts: DriveOptions): Promise<void> {
+  const { scale, connections: connectionCounts, duration, warmup, profile } = opts;
   const { bundleDir, builtSeconds } = await ensureBundle(scale);
 
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--serve', bundleDir], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -306,8 +308,8 @@ async function drive(argv: string[]): Promise<void> {
       if (profiled) {
         const prof = (await (await fetch(`${ready.bareUrl}/profile/stop`, { method: 'POST' })).json()) as Parameters<typeof topSelf>[0];
         hot = topSelf(prof, 12);
-        mkdirSync(join(RESULTS_DIR, '..', 'cache'), { recursive: true });
-        writeFileSync(join(RESULTS_DIR, '..', 'cache', `http-${rows.length}-${today()}.cpuprofile`), JSON.stringify(prof));
+        mkdirSync(join(REPO_ROOT, 'bench', 'cache'), { recursive: true });
+        writeFileSync(join(REPO_ROOT, 'bench', 'cache', `http-${rows.length}-${today()}.cpuprofile`), JSON.stringify(prof));
       }
       const cpuUs = after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system;
       const done = r.requests.total;
@@ -376,10 +378,8 @@ async function drive(argv: string[]): Promise<void> {
       console.log(`\nserver CPU profile, ${r.name}, top self time:\n| function | self % |\n|---|---|`);
       for (const h of r.profileTopSelf) console.log(`| ${h.fn} | ${h.selfPct} |`);
     }
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    const file = join(RESULTS_DIR, `http-${scale}-${today()}.json`);
-    writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-    console.log(`\nwrote ${file}`);
+    const file = writeResults(opts.results, `http-${scale}-${today()}.json`, result);
+    console.log(`\nwrote ${displayPath(file)}`);
   } finally {
     child.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -388,9 +388,15 @@ async function drive(argv: string[]): Promise<void> {
   }
 }
 
-const argv = process.argv.slice(2);
-const serveDir = argOf(argv, 'serve');
-(serveDir ? serve(serveDir) : drive(argv)).catch((err: unknown) => {
+const program = benchProgram('http', 'HTTP benchmark: the real app vs bare express under autocannon', { scales: Object.keys(SCALES) })
+  .addOption(new Option('--connections <list>', 'comma-separated autocannon connection counts, each in [1, 1000]').argParser(integerList(1, 1000)).default([10, 50], '10,50'))
+  .option('--duration <s>', 'seconds of each measured run, in (0, 60]', decimal(0, 60, { exclusiveMin: true }), 10)
+  .option('--warmup <s>', 'seconds of the warm-up before each run, in (0, 60]', decimal(0, 60, { exclusiveMin: true }), 3)
+  .option('--profile', 'take a CPU profile of the server during each measured app run', false)
+  // The server process's mode: this script spawns itself with it.
+  .addOption(new Option('--serve <bundleDir>', 'internal: serve the bundle (the benchmark\'s server process)').hideHelp());
+const opts = parseBench<DriveOptions & { serve?: string }>(program);
+(opts.serve ? serve(opts.serve) : drive(opts)).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -4,21 +4,23 @@
  * (M, efConstruction, seed), on a worker thread as training does, and checks the rebuilt graph
  * answers 200 queries exactly like the shipped one (so the time is the real build's).
  *
- *   npx tsx bench/index-build.ts --scale small|full
+ *   npx tsx bench/index-build.ts [--scale small|full] [--results DIR]
  *
- * Writes bench/results/index-<scale>-<date>.json. Why one graph on one thread and not shards on
+ * Writes <results>/index-<scale>-<date>.json (`--results`, default bench/results). Why one graph on one thread and not shards on
  * both cores: engine/retrieval/sharded.ts (every query would walk both graphs, 1.7-2x the search).
  */
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import { readBundle } from '../engine/bundle/bundle.js';
 import { HnswIndex } from '../engine/retrieval/hnsw.js';
 import { loadIndex } from '../engine/retrieval/load.js';
 import { mulberry32 } from '../engine/util/random.js';
-import { benchHeader, ensureBundle, RESULTS_DIR, round, scaleOf, today } from './hotpath.js';
+import { benchProgram, displayPath, parseBench, today, writeResults } from './cli.js';
+import { benchHeader, ensureBundle, round, SCALES, type Scale } from './hotpath.js';
 
-const scale = scaleOf(process.argv.slice(2));
+const { scale, results } = parseBench<{ scale: Scale; results: string }>(
+  benchProgram('index-build', "Rebuilds the cached bundle's HNSW graph and times it", { scales: Object.keys(SCALES) }),
+);
 const { bundleDir } = await ensureBundle(scale);
 const bundle = await readBundle(bundleDir);
 const dim = bundle.dim;
@@ -60,12 +62,10 @@ const result = {
   loadAverage1m: { before: round(loadBefore, 2), after: round(loadAfter, 2) },
   sameAnswersAsShipped: `${same}/${checks}`,
 };
-mkdirSync(RESULTS_DIR, { recursive: true });
-const file = join(RESULTS_DIR, `index-${scale}-${today()}.json`);
-writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+const file = writeResults(results, `index-${scale}-${today()}.json`, result);
 console.log(`\n| index build (${scale}) | value |\n|---|---|
 | graph | ${n.toLocaleString('en-US')} × ${dim}, M ${M}, efConstruction ${efConstruction} |
 | wall clock | ${result.wallSeconds} s (process CPU ${result.processCpuSeconds} s; load ${result.loadAverage1m.before} → ${result.loadAverage1m.after}) |
 | same answers as the shipped graph | ${result.sameAnswersAsShipped} queries |
-\nwrote ${file}`);
+\nwrote ${displayPath(file)}`);
 if (same !== checks) process.exitCode = 1;

@@ -2,19 +2,19 @@
  * Load benchmark: writes a synthetic data directory with N events, loads it with loadDataset and
  * reports throughput, wall time and peak memory over the pre-load baseline.
  *
- *   npx tsx bench/load.ts [--events N] [--videos N] [--users N] [--gz] [--keep]
+ *   npx tsx bench/load.ts [--events N] [--videos N] [--users N] [--gz] [--keep] [--results DIR]
  *
  * The load runs in a fresh child process (so the generator's garbage does not inflate the memory
  * baseline); memory is sampled every 10 ms and at each chunk. Prints a markdown table and writes
- * bench/results/load-<YYYY-MM-DD>.json.
+ * <results>/load-<YYYY-MM-DD>.json (`--results`, default bench/results).
  */
-import { Command } from 'commander';
+import { Option } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -23,23 +23,20 @@ import type { Dataset } from '../engine/io/dataset.js';
 import { readJsonlLines } from '../engine/io/jsonl.js';
 import { loadDataset } from '../engine/io/load.js';
 import { mulberry32 as rng } from '../engine/util/random.js';
+import { benchProgram, displayPath, integer, parseBench, today, writeResults } from './cli.js';
 
-const program = new Command()
-  .option('--events <n>', 'events to generate', '1000000')
-  .option('--videos <n>', 'videos to generate', '5000')
-  .option('--users <n>', 'users to generate', '20000')
+const program = benchProgram('load', 'Load benchmark: loadDataset over a generated data directory')
+  .option('--events <n>', 'events to generate', integer(1), 1_000_000)
+  .option('--videos <n>', 'videos to generate', integer(1), 5000)
+  .option('--users <n>', 'users to generate', integer(1), 20_000)
   .option('--gz', 'gzip events.jsonl', false)
   .option('--keep', 'keep the generated data directory and print its path', false)
-  .option('--measure <dir>', 'internal: load <dir> and print the measurements as JSON')
-  .parse();
-const opts = program.opts<{ events: string; videos: string; users: string; gz: boolean; keep: boolean; measure?: string }>();
-const nEvents = Number(opts.events);
-const nVideos = Number(opts.videos);
-const nUsers = Number(opts.users);
-for (const [name, n] of [['events', nEvents], ['videos', nVideos], ['users', nUsers]] as const) {
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-}
-
+  // The measuring child process's mode: this script spawns itself with it.
+  .addOption(new Option('--measure <dir>', 'internal: load <dir> and print the measurements as JSON').hideHelp());
+const opts = parseBench<{ events: number; videos: number; users: number; gz: boolean; keep: boolean; measure?: string; results: string }>(program);
+const nEvents = opts.events;
+const nVideos = opts.videos;
+const nUsers = opts.users;
 
 /** Writes lines produced by `line(i)` for i in [0, n), in ~4 MiB writes, honouring backpressure. */
 async function writeLines(path: string, n: number, line: (i: number) => string, gzip = false): Promise<void> {
@@ -252,11 +249,8 @@ async function main(): Promise<void> {
     console.log('| measure | value |\n|---|---|');
     for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
 
-    const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
-    await mkdir(resultsDir, { recursive: true });
-    const out = join(resultsDir, `load-${new Date().toISOString().slice(0, 10)}.json`);
-    await writeFile(out, JSON.stringify(result, null, 2) + '\n');
-    console.log(`\nwrote ${out}`);
+    const out = writeResults(opts.results, `load-${today()}.json`, result);
+    console.log(`\nwrote ${displayPath(out)}`);
   } finally {
     if (opts.keep) console.log(`data kept in ${dir}`);
     else await rm(dir, { recursive: true, force: true });

@@ -19,11 +19,7 @@ import { join } from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { openEngine } from '../engine/serve/engine.js';
 import { mulberry32 } from '../engine/util/random.js';
-
-function argOf(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
+import { benchProgram, integer, parseBench } from './cli.js';
 
 /** RssAnon / RssFile from /proc/self/status (Linux; empty elsewhere). */
 function procStatus(): Record<string, string> {
@@ -52,15 +48,16 @@ function perUnit(a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage, n: number) {
 }
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const bundleDir = argOf(argv, 'bundle') ?? 'bench/cache/full/bundle';
-  const nUsers = Number(argOf(argv, 'users') ?? 300);
-  const nEvents = Number(argOf(argv, 'events') ?? 0);
-  const nVisitors = Number(argOf(argv, 'visitors') ?? 0);
-  for (const [name, v] of [['users', nUsers], ['events', nEvents], ['visitors', nVisitors]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0 || v > 10_000_000) throw new Error(`--${name} must be an integer in [0, 10000000], got ${v}`);
-  }
-  const out = argOf(argv, 'out');
+  const count = integer(0, 10_000_000);
+  const opts = parseBench<{ bundle: string; users: number; events: number; visitors: number; out?: string }>(
+    benchProgram('memory', "Where the server's memory goes: the engine opened on a bundle, after GC; growth per event and per visitor", { results: false })
+      .option('--bundle <dir>', 'the bundle to open', 'bench/cache/full/bundle')
+      .option('--users <n>', 'users whose answers are digested', count, 300)
+      .option('--events <n>', 'events to post (batches of 10)', count, 0)
+      .option('--visitors <n>', 'cold-start visitors to serve', count, 0)
+      .option('--out <file>', 'also write the result as JSON to this file'),
+  );
+  const { bundle: bundleDir, users: nUsers, events: nEvents, visitors: nVisitors, out } = opts;
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc --import tsx');
   gc();

@@ -1,8 +1,8 @@
 /**
- * `npm run bench [-- --scale small|full] [-- --only load,train-embedding,eventlog]`: runs the
- * benchmarks one after another (each in its own process, so one's memory does not skew the next),
- * prints their tables, and writes a summary to `bench/results/<scale>-<date>.json` next to each
- * benchmark's own results file.
+ * `npm run bench [-- --scale small|full] [--only load,train-embedding,eventlog] [--results DIR]`:
+ * runs the benchmarks one after another (each in its own process, so one's memory does not skew the
+ * next), prints their tables, and writes a summary to `<results>/<scale>-<date>.json` next to each
+ * benchmark's own results file (`--results`, default bench/results, is passed to every benchmark).
  *
  * Small scale: data loading (1M events), two-tower training throughput, the durable event log, the
  * in-process hot path and HTTP (autocannon) at 100k videos, and scale-out (memory store vs Redis
@@ -12,17 +12,14 @@
  * says by how much each missed one is missed. `--only` replaces the subset it ran in the day's summary.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
+import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { withHugePages } from '../server/hugepages.js';
+import { benchProgram, displayPath, parseBench, REPO_ROOT as root, today, writeResults } from './cli.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-const results = join(here, 'results');
-const date = new Date().toISOString().slice(0, 10);
+const date = today();
 
 interface Bench {
   readonly name: string;
@@ -42,7 +39,7 @@ const BENCHES: readonly Bench[] = [
   {
     name: 'eventlog',
     script: 'bench/eventlog.ts',
-    args: () => ['--events', '1000000', '--out', join(results, `eventlog-${date}.json`)],
+    args: () => ['--events', '1000000'],
     resultFile: `eventlog-${date}.json`,
   },
   { name: 'index', script: 'bench/index-build.ts', args: (s) => ['--scale', s], resultFile: `index-<scale>-${date}.json` },
@@ -54,18 +51,19 @@ const BENCHES: readonly Bench[] = [
 /** Benchmarks run at `--scale full` (the others have fixed sizes and run at the small scale only). */
 const FULL_SCALE = new Set(['index', 'hotpath', 'http']);
 
-const program = new Command()
-  .name('feedrank-bench')
-  .addOption(new Option('--scale <scale>', 'benchmark scale').choices(['small', 'full']).default('small'))
-  .option('--only <names>', `comma-separated subset of: ${BENCHES.map((b) => b.name).join(', ')}`);
-program.parse();
-const opts = program.opts<{ scale: string; only?: string }>();
-const only = opts.only?.split(',').map((s) => s.trim());
-for (const name of only ?? []) {
-  if (!BENCHES.some((b) => b.name === name)) program.error(`--only: unknown benchmark "${name}"`);
-}
+const program = benchProgram('feedrank-bench', 'Runs the benchmarks, each in its own process, and writes a summary that checks the targets', {
+  scales: ['small', 'full'],
+}).option('--only <names>', `comma-separated subset of: ${BENCHES.map((b) => b.name).join(', ')}`, (value: string) => {
+  const names = value.split(',').map((s) => s.trim());
+  for (const name of names) {
+    if (!BENCHES.some((b) => b.name === name)) throw new InvalidArgumentError(`Unknown benchmark "${name}"; the benchmarks are ${BENCHES.map((b) => b.name).join(', ')}.`);
+  }
+  return names;
+});
+const opts = parseBench<{ scale: string; only?: string[]; results: string }>(program);
+const results = opts.results;
+const only = opts.only;
 
-mkdirSync(results, { recursive: true });
 const summary: Record<string, unknown> = {
   scale: opts.scale,
   date: new Date().toISOString(),
@@ -80,14 +78,18 @@ for (const b of BENCHES) {
   process.stdout.write(`\n### ${b.name}\n`);
   const t0 = Date.now();
   // Every benchmark runs as `npm start` runs the server: with glibc's huge-page tunable (server/hugepages.ts).
-  const r = spawnSync(process.execPath, ['--import', 'tsx', b.script, ...b.args(opts.scale)], { cwd: root, stdio: 'inherit', env: withHugePages(process.env) });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', b.script, ...b.args(opts.scale), '--results', results], {
+    cwd: root,
+    stdio: 'inherit',
+    env: withHugePages(process.env),
+  });
   const seconds = (Date.now() - t0) / 1000;
   const file = join(results, resultFile);
   const ok = r.status === 0 && existsSync(file);
   (summary.benchmarks as Record<string, unknown>)[b.name] = ok
-    ? { seconds, file: `bench/results/${resultFile}`, result: JSON.parse(readFileSync(file, 'utf8')) as unknown }
+    ? { seconds, file: displayPath(file), result: JSON.parse(readFileSync(file, 'utf8')) as unknown }
     : { seconds, error: `exit ${r.status ?? r.signal}` };
-  rows.push(`| ${b.name} | ${ok ? 'ok' : `failed (exit ${r.status ?? r.signal})`} | ${seconds.toFixed(1)} | ${ok ? `bench/results/${resultFile}` : ''} |`);
+  rows.push(`| ${b.name} | ${ok ? 'ok' : `failed (exit ${r.status ?? r.signal})`} | ${seconds.toFixed(1)} | ${ok ? displayPath(file) : ''} |`);
 }
 const targets = checkTargets(summary.benchmarks as Record<string, { result?: unknown }>);
 summary.targets = targets;
@@ -100,13 +102,13 @@ if (only && existsSync(out)) {
     if (!(name in mine)) mine[name] = entry;
   }
 }
-writeFileSync(out, JSON.stringify(summary, null, 2) + '\n');
+writeResults(results, `${opts.scale}-${date}.json`, summary);
 console.log(`\n| benchmark | status | seconds | results |\n|---|---|---|---|\n${rows.join('\n')}`);
 if (targets.length > 0) {
   console.log(`\nTargets (set for the full scale; measured here at the ${opts.scale} scale):\n| target | wanted | measured | met | missed by |\n|---|---|---|---|---|`);
   for (const t of targets) console.log(`| ${t.name} | ${t.wanted} | ${t.measured ?? 'n/a'} | ${t.met ? 'yes' : 'no'} | ${t.missedBy ?? ''} |`);
 }
-console.log(`wrote bench/results/${opts.scale}-${date}.json`);
+console.log(`wrote ${displayPath(out)}`);
 if (rows.some((r) => r.includes('failed'))) process.exitCode = 1;
 
 interface TargetRow {

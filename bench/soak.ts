@@ -3,10 +3,10 @@
  * under steady load for a long time — `GET /recommend` at a fixed rate, and writes (`POST /events`
  * batches, new videos, new profiles) — sampling its memory, event-loop lag and state sizes.
  *
- *   npm run soak -- [--minutes 10] [--sample 5] [--rps 50] [--event-batches 20] [--videos 2]
+ *   npm run soak -- [--minutes 10] [--sample 5] [--rps 50] [--event-batches 20] [--videos 2] [--results DIR]
  *
- * Writes bench/results/soak-<date>.csv (one row per sample) and soak-<date>.svg (the plot), and
- * prints a summary. Not part of `npm test` (10 minutes by default).
+ * Writes <results>/soak-<date>.csv (one row per sample), soak-<date>.svg (the plot) and
+ * soak-<date>.json (the summary; `--results`, default bench/results), and prints the summary. Not part of `npm test` (10 minutes by default).
  *
  * "No growth beyond what the data explains": the write rates go through 30-second phases (events
  * and new videos on two different schedules, sometimes neither) while reads stay steady, so the
@@ -16,16 +16,15 @@
  * explains; d·duration is the growth nothing in the data explains (a leak per request or per
  * second would land there). It is flagged when above max(32 MiB, 10 % of the final value).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { pino } from 'pino';
 import { ensureDemoBundle, REPO_ROOT } from '../server/demo.js';
 import { rssOf, sleep, startServer, type ServerProc } from '../tests/helpers/server-process.js';
+import { benchProgram, decimal, parseBench, today } from './cli.js';
 
-const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const BUNDLE_DIR = join(REPO_ROOT, 'bench', 'cache', 'soak-bundle');
 /**
  * Write-rate multipliers per phase, for events and for new videos/profiles: two schedules that
@@ -44,6 +43,7 @@ interface Options {
   rps: number;
   eventBatches: number;
   videos: number;
+  results: string;
 }
 
 interface Sample {
@@ -224,16 +224,15 @@ function svgPlot(samples: Sample[], title: string): string {
 }
 
 async function main(): Promise<void> {
-  const opts = new Command('soak')
-    .description('Soak the real server under steady load; writes a CSV and an SVG plot under bench/results/')
-    .option('--minutes <n>', 'duration in minutes', Number, 10)
-    .option('--sample <s>', 'seconds between samples', Number, 5)
-    .option('--rps <n>', 'GET /recommend per second', Number, 50)
-    .option('--event-batches <n>', 'POST /events batches (10 events each) per second at the full write rate', Number, 20)
-    .option('--videos <n>', 'new videos (and new user profiles) per second at the full write rate', Number, 2)
-    .parse()
-    .opts<Options>();
-  for (const [k, v] of Object.entries(opts)) if (!(Number.isFinite(v) && v > 0)) throw new Error(`--${k} must be a positive number (got ${v})`);
+  const positive = decimal(0, Infinity, { exclusiveMin: true });
+  const opts = parseBench<Options>(
+    benchProgram('soak', 'Soak the real server under steady load; writes a CSV, an SVG plot and a JSON summary under --results')
+      .option('--minutes <n>', 'duration in minutes', positive, 10)
+      .option('--sample <s>', 'seconds between samples', positive, 5)
+      .option('--rps <n>', 'GET /recommend per second', positive, 50)
+      .option('--event-batches <n>', 'POST /events batches (10 events each) per second at the full write rate', positive, 20)
+      .option('--videos <n>', 'new videos (and new user profiles) per second at the full write rate', positive, 2),
+  );
 
   const logger = pino({ level: 'info' });
   logger.info('preparing the demo bundle (built once, cached in bench/cache/soak-bundle)');
@@ -341,9 +340,8 @@ async function main(): Promise<void> {
     }, 10);
 
     const samples: Sample[] = [];
-    const csvPath = join(RESULTS_DIR, `soak-${new Date().toISOString().slice(0, 10)}.csv`);
+    const csvPath = join(opts.results, `soak-${today()}.csv`);
     const svgPath = csvPath.replace(/\.csv$/, '.svg');
-    mkdirSync(RESULTS_DIR, { recursive: true });
     let nextSample = performance.now();
     while (performance.now() < endAt) {
       nextSample += opts.sample * 1000;

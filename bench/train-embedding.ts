@@ -5,17 +5,20 @@
  *   npx tsx bench/train-embedding.ts [--users 10000] [--videos 100000] [--days 14]
  *       [--events-per-user-day 7] [--epochs N] [--batch N] [--max-seconds S] [--seed S]
  *       [--embedding-dim E (outside content vectors)] [--backend wasm|cpu|tensorflow] [--lr X] [--init-std X] [--id-dropout X] [--temperature X]
+ *       [--results DIR]
  *
- * Prints a table and writes bench/results/train-embedding-<YYYY-MM-DD>.json.
+ * Prints a table and writes <results>/train-embedding-<YYYY-MM-DD>.json (`--results`, default
+ * bench/results). `--help` lists the options.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { Option } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { EVENT_CODE, type Dataset, usersWithoutProfiles } from '../engine/io/dataset.js';
 import { Interner } from '../engine/io/interner.js';
 import { buildExamples, buildEngagements, poolHistory, trainTwoTower, TWO_TOWER_DEFAULTS, type BackendName } from '../engine/embedding/index.js';
 import { createRng, type Rng } from '../engine/embedding/random.js';
+import { benchProgram, decimal, displayPath, integer, parseBench, today, writeResults } from './cli.js';
 
 /** Options of the benchmark (see the file comment for their flags). */
 export interface TrainEmbeddingBenchArgs {
@@ -35,36 +38,41 @@ export interface TrainEmbeddingBenchArgs {
   temperature: number | undefined;
 }
 
-function parseArgs(argv: string[]): TrainEmbeddingBenchArgs {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (name: string, dflt: number): number => {
-    const v = get(name);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${v}`);
-    return n;
-  };
-  const backend = get('backend');
-  if (backend !== undefined && backend !== 'wasm' && backend !== 'cpu' && backend !== 'tensorflow') throw new Error(`--backend: ${backend}`);
-  const maxSeconds = get('max-seconds');
+/** Parses the command line (see the file comment); `--help` prints the options and exits. */
+function parseArgs(argv: string[]): TrainEmbeddingBenchArgs & { results: string } {
+  const positive = decimal(0, Infinity, { exclusiveMin: true });
+  const program = benchProgram('train-embedding', 'Two-tower training benchmark on a synthetic dataset built in memory')
+    .option('--users <n>', 'users', integer(1), 10_000)
+    .option('--videos <n>', 'videos', integer(1), 100_000)
+    .option('--days <n>', 'days of events (the last one is held out)', positive, 14)
+    .option('--events-per-user-day <n>', 'mean events per user and day', positive, 7)
+    .option('--epochs <n>', 'training epochs', integer(1), TWO_TOWER_DEFAULTS.epochs)
+    .option('--batch <n>', 'batch size', integer(1), TWO_TOWER_DEFAULTS.batchSize)
+    .option('--max-seconds <s>', 'training time budget in seconds', positive)
+    .option('--seed <s>', 'seed of the dataset and the training', integer(0), 1)
+    .option('--embedding-dim <n>', 'length of outside content vectors given to the videos (default: none)', integer(1))
+    .addOption(new Option('--backend <name>', 'training backend').choices(['wasm', 'cpu', 'tensorflow']))
+    .option('--lr <x>', 'learning rate', positive)
+    .option('--init-std <x>', 'standard deviation of the initial weights', positive)
+    .option('--id-dropout <x>', 'probability of dropping a user id in a batch, in [0, 1)', decimal(0, 1, { exclusiveMax: true }))
+    .option('--temperature <x>', 'softmax temperature', positive);
+  const o = parseBench<Omit<TrainEmbeddingBenchArgs, 'embeddingDim'> & { embeddingDim?: number; results: string }>(program, argv);
   return {
-    users: Math.round(num('users', 10_000)),
-    videos: Math.round(num('videos', 100_000)),
-    days: num('days', 14),
-    eventsPerUserDay: num('events-per-user-day', 7),
-    epochs: Math.round(num('epochs', TWO_TOWER_DEFAULTS.epochs)),
-    batch: Math.round(num('batch', TWO_TOWER_DEFAULTS.batchSize)),
-    maxSeconds: maxSeconds === undefined ? undefined : num('max-seconds', 0),
-    seed: Math.round(num('seed', 1)),
-    backend,
-    embeddingDim: get('embedding-dim') === undefined ? 0 : Math.round(num('embedding-dim', 0)),
-    lr: get('lr') === undefined ? undefined : num('lr', 0),
-    initStd: get('init-std') === undefined ? undefined : num('init-std', 0),
-    idDropout: get('id-dropout') === undefined ? undefined : Number(get('id-dropout')),
-    temperature: get('temperature') === undefined ? undefined : num('temperature', 0),
+    users: o.users,
+    videos: o.videos,
+    days: o.days,
+    eventsPerUserDay: o.eventsPerUserDay,
+    epochs: o.epochs,
+    batch: o.batch,
+    maxSeconds: o.maxSeconds,
+    seed: o.seed,
+    backend: o.backend,
+    embeddingDim: o.embeddingDim ?? 0,
+    lr: o.lr,
+    initStd: o.initStd,
+    idDropout: o.idDropout,
+    temperature: o.temperature,
+    results: o.results,
   };
 }
 
@@ -333,16 +341,13 @@ export async function runTrainEmbeddingBench(argv: string[] = []): Promise<Recor
   const width = Math.max(...rows.map((r) => r[0].length));
   console.log(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
 
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const dir = path.join(here, 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `train-embedding-${new Date().toISOString().slice(0, 10)}.json`);
   const { weights: _w, videoVectors: _v, ...summary } = result;
+  const { results: resultsDir, ...benchArgs } = args;
   const report = {
     benchmark: 'train-embedding',
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, platform: process.platform },
-    args,
+    args: benchArgs,
     dataset: { users: ds.users.ids.size, videos: ds.videos.ids.size, events: ds.events.count, examples: ex.targets.length },
     stepMs: { median: pct(0.5), p90: pct(0.9), p99: pct(0.99) },
     stepsPerEpoch,
@@ -353,8 +358,8 @@ export async function runTrainEmbeddingBench(argv: string[] = []): Promise<Recor
     peakRssMiB: peakRss / 2 ** 20,
     result: summary,
   };
-  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-  console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  const file = writeResults(resultsDir, `train-embedding-${today()}.json`, report);
+  console.log(`wrote ${displayPath(file)}`);
   return report;
 }
 

@@ -16,19 +16,21 @@
  * way so 503s do not distort the measurement. autocannon, redis-server and the workers share the
  * machine's cores: on a 2-core box N workers compete with the load generator and Redis.
  *
- *   npx tsx bench/workers.ts [--workers N] [--connections 16] [--duration 6] [--warmup 2] [--rounds 3]
+ *   npx tsx bench/workers.ts [--workers N] [--connections 16] [--duration 6] [--warmup 2] [--rounds 3] [--results DIR]
  *
- * Prints a markdown table and writes bench/results/workers-<YYYY-MM-DD>.json.
+ * Prints a markdown table and writes <results>/workers-<YYYY-MM-DD>.json (`--results`, default
+ * bench/results).
  */
 import autocannon from 'autocannon';
-import { mkdirSync, openSync, readSync, fstatSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, readSync, fstatSync, closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { mulberry32 } from '../engine/util/random.js';
 import { startRedis } from '../tests/helpers/redis.js';
 import { sleep, startServer, stopServer, type ServerProc } from '../tests/helpers/server-process.js';
-import { argOf, ensureBundle, RESULTS_DIR, round, today } from './hotpath.js';
+import { benchProgram, decimal, displayPath, integer, parseBench, today, writeResults } from './cli.js';
+import { ensureBundle, round } from './hotpath.js';
 
 const SHED_ENV = { FEEDRANK_MAX_IN_FLIGHT: '1000000', FEEDRANK_MAX_LAG_MS: '60000' } as const;
 const START_TIMEOUT_MS = 120_000;
@@ -75,12 +77,17 @@ interface Row {
   range?: [number, number];
 }
 
-async function main(argv: readonly string[]): Promise<void> {
-  const workers = Number(argOf(argv, 'workers') ?? os.availableParallelism());
-  const connections = Number(argOf(argv, 'connections') ?? 16);
-  const duration = Number(argOf(argv, 'duration') ?? 6);
-  const warmup = Number(argOf(argv, 'warmup') ?? 2);
-  const rounds = Number(argOf(argv, 'rounds') ?? 3);
+interface Options {
+  workers: number;
+  connections: number;
+  duration: number;
+  warmup: number;
+  rounds: number;
+  results: string;
+}
+
+async function main(opts: Options): Promise<void> {
+  const { workers, connections, duration, warmup, rounds } = opts;
   const { bundleDir } = await ensureBundle('small');
   const ids = JSON.parse(readFileSync(join(bundleDir, 'ids.json'), 'utf8')) as { users: string[]; videos: string[] };
   let ts = latestTs(join(bundleDir, '..', 'data', 'events.jsonl'));
@@ -197,13 +204,17 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`| ${r.setup} | ${r.scenario} | ${r.reqPerSec} | ${r.range?.join('–')} | ${r.latencyMs.p50} / ${r.latencyMs.p90} / ${r.latencyMs.p99} | ${r.errors} / ${r.timeouts} / ${r.non2xx} |`);
   }
   for (const [s, rs] of Object.entries(ratios)) console.log(`- ${s}: ${Object.entries(rs).map(([k, v]) => `${k} = ${v}`).join('; ')}`);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `workers-${today()}.json`);
-  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
-  console.log(`\nwrote ${file}`);
+  const file = writeResults(opts.results, `workers-${today()}.json`, result);
+  console.log(`\nwrote ${displayPath(file)}`);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+const program = benchProgram('workers', 'Scale-out benchmark: the real server with the memory store, Redis with 1 worker and with N workers')
+  .option('--workers <n>', 'worker processes of the N-worker set-up (default: the number of cores)', integer(1, 256), os.availableParallelism())
+  .option('--connections <n>', 'autocannon connections', integer(1, 1000), 16)
+  .option('--duration <s>', 'seconds of each measured run, in (0, 600]', decimal(0, 600, { exclusiveMin: true }), 6)
+  .option('--warmup <s>', 'seconds of the warm-up before each run, in (0, 600]', decimal(0, 600, { exclusiveMin: true }), 2)
+  .option('--rounds <n>', 'interleaved rounds (the table reports the median)', integer(1, 100), 3);
+main(parseBench<Options>(program)).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
