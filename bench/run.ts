@@ -12,7 +12,7 @@
  * says by how much each missed one is missed. `--only` replaces the subset it ran in the day's summary.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
@@ -85,7 +85,8 @@ for (const b of BENCHES) {
   });
   const seconds = (Date.now() - t0) / 1000;
   const file = join(results, resultFile);
-  const ok = r.status === 0 && existsSync(file);
+  // Written by this run (a same-day file left from an earlier run does not count).
+  const ok = r.status === 0 && existsSync(file) && statSync(file).mtimeMs >= t0;
   (summary.benchmarks as Record<string, unknown>)[b.name] = ok
     ? { seconds, file: displayPath(file), result: JSON.parse(readFileSync(file, 'utf8')) as unknown }
     : { seconds, error: `exit ${r.status ?? r.signal}` };
