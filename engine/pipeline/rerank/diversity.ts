@@ -29,11 +29,14 @@ export const diversityReRanker: ReRanker = {
     // Only the head of the list can be picked; beyond a window the discount cannot reorder.
     const window = Math.min(n, picks * 4);
     const { creator, sound } = world.catalog;
-    // Per window position: its creator, sound and how many picks so far share them (kept
-    // current as picks are made, so the scan below is array reads only: no maps, no pow).
+    // Per window position: its shifted score, creator, sound and how many picks so far share them
+    // (kept current as picks are made, so the scan below is array reads only: no maps, no pow, no
+    // indirection through order).
     const w = scratchOf(window);
     for (let i = 0; i < window; i++) {
-      const v = set.video[order[i]];
+      const slot = order[i];
+      const v = set.video[slot];
+      w.score[i] = set.score[slot] + shift;
       w.creator[i] = creator[v];
       w.sound[i] = sound[v];
       w.creatorSeen[i] = 0;
@@ -44,7 +47,7 @@ export const diversityReRanker: ReRanker = {
       let best = -1;
       let bestScore = -Infinity;
       for (let i = pos; i < window; i++) {
-        let s = set.score[order[i]] + shift;
+        let s = w.score[i];
         s *= discount[w.creatorSeen[i]];
         if (w.sound[i] >= 0) s *= discount[w.soundSeen[i]];
         if (s > bestScore) {
@@ -66,17 +69,18 @@ export const diversityReRanker: ReRanker = {
 };
 
 interface WindowScratch {
+  score: Float64Array;
   creator: Int32Array;
   sound: Int32Array;
   creatorSeen: Int32Array;
   soundSeen: Int32Array;
 }
-let scratch: WindowScratch = { creator: new Int32Array(0), sound: new Int32Array(0), creatorSeen: new Int32Array(0), soundSeen: new Int32Array(0) };
+let scratch: WindowScratch = { score: new Float64Array(0), creator: new Int32Array(0), sound: new Int32Array(0), creatorSeen: new Int32Array(0), soundSeen: new Int32Array(0) };
 
 function scratchOf(n: number): WindowScratch {
   if (scratch.creator.length < n) {
     const m = Math.max(n, 2 * scratch.creator.length);
-    scratch = { creator: new Int32Array(m), sound: new Int32Array(m), creatorSeen: new Int32Array(m), soundSeen: new Int32Array(m) };
+    scratch = { score: new Float64Array(m), creator: new Int32Array(m), sound: new Int32Array(m), creatorSeen: new Int32Array(m), soundSeen: new Int32Array(m) };
   }
   return scratch;
 }
@@ -84,6 +88,9 @@ function scratchOf(n: number): WindowScratch {
 function swap(w: WindowScratch, order: Int32Array, a: number, b: number): void {
   if (a === b) return;
   swapIn(order, a, b);
+  const s = w.score[a];
+  w.score[a] = w.score[b];
+  w.score[b] = s;
   swapIn(w.creator, a, b);
   swapIn(w.sound, a, b);
   swapIn(w.creatorSeen, a, b);
