@@ -57,9 +57,19 @@ export function runPipeline(ctx: RequestContext, world: ServingWorld): PipelineI
     }
     ctx.sourceCounts[src.name] = set.count - before;
   }
-  // Filters (sources that search with the filters inside remove nothing here).
+  // Filters (sources that search with the filters inside remove nothing here). One pass: a
+  // candidate counts against the first filter that drops it, as when each filter ran in turn.
   timed(ctx, 'filters', () => {
-    for (const f of FILTERS) ctx.removed[f.name] = set.compact((slot) => f.keep(ctx, world, set.video[slot]));
+    for (let f = 0; f < FILTERS.length; f++) ctx.removed[FILTERS[f].name] = 0;
+    set.compact((slot) => {
+      const v = set.video[slot];
+      for (let f = 0; f < FILTERS.length; f++) {
+        if (FILTERS[f].keep(ctx, world, v)) continue;
+        ctx.removed[FILTERS[f].name]++;
+        return false;
+      }
+      return true;
+    });
   });
   // Scorer.
   timed(ctx, 'scorer', () => {
