@@ -8,7 +8,8 @@ import { N_PAIR, N_USER, N_VIDEO, PairContext, pairFeatures, userFeatures, video
 import { decayed, type EngagementStats } from '../features/stats.js';
 import { blendConfig, statsConfig } from '../config.js';
 import type { UserProfile } from '../interest/profile.js';
-import { scoreCandidates, userPart, videoPart, type RankerWeights } from '../ranking/model.js';
+import { userPart, videoPart, type RankerWeights } from '../ranking/model.js';
+import { ScoreKernel } from '../ranking/score-kernel.js';
 import type { CandidateSet } from './candidates.js';
 
 /** Reusable per-request buffers for {@link rankCandidates}. */
@@ -17,6 +18,9 @@ export class RankScratch {
   readonly userPart: Float32Array;
   /** The request's user, prepared for the pair features. */
   readonly pairContext = new PairContext();
+  /** The scoring pass in wasm; its memory holds the pair features ({@link pair}). */
+  kernel: ScoreKernel;
+  /** Pair features of the candidates (N_PAIR per candidate), a view of the kernel's memory. */
   pair: Float32Array;
   /** Sum of the values {@link touchRows} read (kept so that its reads are not optimised away). */
   touched = 0;
@@ -24,7 +28,8 @@ export class RankScratch {
   sortKeys = new Float64Array(0);
   constructor(hidden: number, capacity: number) {
     this.userPart = new Float32Array(hidden);
-    this.pair = new Float32Array(capacity * N_PAIR);
+    this.kernel = new ScoreKernel(capacity, hidden);
+    this.pair = this.kernel.pair;
   }
 }
 
@@ -107,10 +112,14 @@ export function rankCandidates(
   scratch: RankScratch,
 ): void {
   const m = set.count;
-  if (scratch.pair.length < m * N_PAIR) scratch.pair = new Float32Array(set.capacity * N_PAIR);
+  if (scratch.kernel.capacity < m || scratch.kernel.hidden !== ranker.hidden) {
+    scratch.kernel = new ScoreKernel(Math.max(m, set.capacity), ranker.hidden);
+    scratch.pair = scratch.kernel.pair;
+  }
   userFeatures(p, scratch.user, 0);
   userPart(ranker, scratch.user, scratch.userPart);
   scratch.touched = touchRows(cat, videoParts, ranker.hidden, set.video, m);
   pairFeatures(scratch.pairContext.prepare(p), cat, set.video, m, ts, scratch.pair, 0);
-  scoreCandidates(ranker, scratch.userPart, videoParts, set.video, scratch.pair, m, set.score);
+  // scoreCandidates' pass, bit for bit, in wasm SIMD (see score-kernel.ts).
+  scratch.kernel.score(ranker, scratch.userPart, videoParts, set.video, m, set.score);
 }
