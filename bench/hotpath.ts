@@ -275,11 +275,11 @@ async function main(): Promise<void> {
     const rankerRows: Record<string, Dist> = {};
     const ts = world.latestTs;
     for (const n of [100, 300, 1000]) {
-      const set = new CandidateSet(n, nVideos);
+      const set = new CandidateSet(n);
       const scratch = new RankScratch(world.ranker.hidden, n);
       const times = new Float64Array(iterations);
       for (let i = -warmup; i < iterations; i++) {
-        set.reset(nVideos);
+        set.reset();
         while (set.count < n) set.add(Math.floor(rng() * nVideos), 1, 0, -1);
         const profileOf = withHistory[(i + warmup) % withHistory.length][1].profile;
         const t = performance.now();

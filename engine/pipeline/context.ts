@@ -9,6 +9,7 @@ import type { Interner } from '../io/interner.js';
 import type { RankerWeights } from '../ranking/model.js';
 import type { AnnIndex } from '../retrieval/ann.js';
 import type { LiveCatalog } from '../serve/catalog.js';
+import { IntSet } from '../serve/intset.js';
 import { CandidateSet } from './candidates.js';
 import { RankScratch } from './rank.js';
 import type { MaxDotsMatrix } from '../vector/max-dots.js';
@@ -49,37 +50,29 @@ export class RequestContext {
   ts = 0;
   readonly set: CandidateSet;
   readonly scratch: RankScratch;
-  /** Videos the request must not return: viewed, excluded, recently served (stamp === epoch). */
-  private blocked: Uint32Array;
-  private epoch = 0;
+  /**
+   * Videos the request must not return: excluded and recently served (at most a few hundred, in
+   * a table of a few KiB that stays in cache; every ANN answer is checked against it).
+   */
+  private readonly blocked = new IntSet(512);
   /** Per-stage timings (ms) and per-source / per-filter counts, for metrics and explanations. */
   readonly timings: Record<string, number> = {};
   readonly sourceCounts: Record<string, number> = {};
   readonly removed: Record<string, number> = {};
   readonly errors: string[] = [];
 
-  constructor(capacity: number, catalogSize: number, hidden: number) {
-    this.set = new CandidateSet(capacity, catalogSize);
+  constructor(capacity: number, hidden: number) {
+    this.set = new CandidateSet(capacity);
     this.scratch = new RankScratch(hidden, capacity);
-    this.blocked = new Uint32Array(catalogSize);
   }
 
-  begin(user: UserState, userId: string, k: number, ts: number, catalogSize: number): void {
+  begin(user: UserState, userId: string, k: number, ts: number): void {
     this.user = user;
     this.userId = userId;
     this.k = k;
     this.ts = ts;
-    this.set.reset(catalogSize);
-    if (catalogSize > this.blocked.length) {
-      const b = new Uint32Array(Math.max(catalogSize, this.blocked.length * 2));
-      b.set(this.blocked);
-      this.blocked = b;
-    }
-    this.epoch = (this.epoch + 1) >>> 0;
-    if (this.epoch === 0) {
-      this.blocked.fill(0);
-      this.epoch = 1;
-    }
+    this.set.reset();
+    this.blocked.clear();
     // Zeroed, not deleted: every stage runs on every request, so the keys are the same each time,
     // and deleting them would turn these objects into slow dictionary-mode maps.
     for (const key in this.timings) this.timings[key] = 0;
@@ -89,10 +82,10 @@ export class RequestContext {
   }
 
   block(v: number): void {
-    this.blocked[v] = this.epoch;
+    this.blocked.add(v);
   }
 
   isBlocked(v: number): boolean {
-    return this.blocked[v] === this.epoch;
+    return this.blocked.has(v);
   }
 }

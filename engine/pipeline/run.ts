@@ -57,9 +57,19 @@ export function runPipeline(ctx: RequestContext, world: ServingWorld): PipelineI
     }
     ctx.sourceCounts[src.name] = set.count - before;
   }
-  // Filters (sources that search with the filters inside remove nothing here).
+  // Filters (sources that search with the filters inside remove nothing here). One pass: a
+  // candidate counts against the first filter that drops it, as when each filter ran in turn.
   timed(ctx, 'filters', () => {
-    for (const f of FILTERS) ctx.removed[f.name] = set.compact((slot) => f.keep(ctx, world, set.video[slot]));
+    for (let f = 0; f < FILTERS.length; f++) ctx.removed[FILTERS[f].name] = 0;
+    set.compact((slot) => {
+      const v = set.video[slot];
+      for (let f = 0; f < FILTERS.length; f++) {
+        if (FILTERS[f].keep(ctx, world, v)) continue;
+        ctx.removed[FILTERS[f].name]++;
+        return false;
+      }
+      return true;
+    });
   });
   // Scorer.
   timed(ctx, 'scorer', () => {
@@ -110,19 +120,23 @@ export function rankOrder(set: CandidateSet, scratch: RankScratch): Int32Array {
     keys[i] = (0xffffffff - asc) * SLOT_LIMIT + i;
   }
   keys.sort();
-  for (let i = 0; i < n; i++) order[i] = keys[i] % SLOT_LIMIT;
-  // Equal scores (same high part): by video index.
-  for (let i = 1; i < n; i++) {
-    const o = order[i];
+  // Split each key into slot and score level (exact: SLOT_LIMIT is a power of two; no float `%`,
+  // which is a C call per key); keys then hold the levels, for the tie pass.
+  for (let i = 0; i < n; i++) {
     const hi = Math.floor(keys[i] / SLOT_LIMIT);
+    order[i] = keys[i] - hi * SLOT_LIMIT;
+    keys[i] = hi;
+  }
+  // Equal scores (same level, adjacent after the sort): by video index.
+  for (let i = 1; i < n; i++) {
+    if (keys[i] !== keys[i - 1]) continue;
+    const o = order[i];
     let j = i - 1;
-    while (j >= 0 && Math.floor(keys[j] / SLOT_LIMIT) === hi && set.video[order[j]] > set.video[o]) {
+    while (j >= 0 && keys[j] === keys[i] && set.video[order[j]] > set.video[o]) {
       order[j + 1] = order[j];
-      keys[j + 1] = keys[j];
       j--;
     }
     order[j + 1] = o;
-    keys[j + 1] = hi * SLOT_LIMIT + o;
   }
   return order;
 }

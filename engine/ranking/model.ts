@@ -103,10 +103,11 @@ export function videoPart(w: RankerWeights, videoFeats: Float32Array, featOff: n
   }
 }
 
-const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+/** The heads' sigmoid (the wasm kernel's caller applies this same one to its logits). */
+export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
 /** Doubles per hidden unit in a {@link packedOf} row: the 7 pair weights, the 4 head weights, a pad. */
-const PACK = 12;
+export const PACK = 12;
 const packed = new WeakMap<RankerWeights, Float64Array>();
 
 /**
@@ -115,7 +116,7 @@ const packed = new WeakMap<RankerWeights, Float64Array>();
  * and no float32 → double conversion per read (the same values, so the same sums). Built once per
  * weights object (weights are never changed in place once scored).
  */
-function packedOf(w: RankerWeights): Float64Array {
+export function packedOf(w: RankerWeights): Float64Array {
   let p = packed.get(w);
   if (p === undefined) {
     const H = w.hidden;

@@ -285,7 +285,7 @@ export class Engine implements FeedEngine {
       latestTs: -Infinity,
       refreshedAt: 0,
       partsCursor: 0,
-      ctx: new RequestContext(REQUEST_CAPACITY, catalog.size, bundle.ranker.hidden),
+      ctx: new RequestContext(REQUEST_CAPACITY, bundle.ranker.hidden),
       userEvents: this.shared ? eventsByUser(ds.users.ids.size, ds.events.user, ds.events.count) : null,
       blank: createUserState(bundle.dim),
       tagVector: (tag) => tagVectorOf(world, tag),
@@ -489,14 +489,8 @@ export class Engine implements FeedEngine {
     }
     const user = withDeclaredInterests(world, stored);
     const ctx = world.ctx;
-    ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
-    const blockExcluded = () => {
-      for (const id of exclude) {
-        const v = world.videoIds.get(id);
-        if (v >= 0) ctx.block(v);
-      }
-    };
-    blockExcluded();
+    ctx.begin(user, userId, k, world.latestTs);
+    blockExcluded(world, ctx, exclude);
     let servedBlocked = 0;
     for (let i = 0; i < user.served.length; i++) {
       if (user.served[i] >= 0) {
@@ -507,8 +501,8 @@ export class Engine implements FeedEngine {
     const items = runPipeline(ctx, world);
     if (items.length < k && servedBlocked > 0) {
       // The recently-served rule is soft: when it leaves too few, serve again rather than return fewer than k.
-      ctx.begin(user, userId, k, world.latestTs, world.catalog.size);
-      blockExcluded();
+      ctx.begin(user, userId, k, world.latestTs);
+      blockExcluded(world, ctx, exclude);
       items.splice(0, items.length, ...runPipeline(ctx, world));
     }
     if (timings) Object.assign(timings, ctx.timings);
@@ -762,6 +756,18 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
  * were their interests (tag vectors), so retrieval and the ranker's similarity features work from
  * the first request. The stored state is not changed: it stays derived from events only.
  */
+/**
+ * Blocks the request's excluded ids that name known videos. A function, not a closure made per
+ * request: the dev runner (tsx) names every closure it sees assigned, which costs a property
+ * definition per request.
+ */
+function blockExcluded(world: World, ctx: RequestContext, exclude: readonly string[]): void {
+  for (const id of exclude) {
+    const v = world.videoIds.get(id);
+    if (v >= 0) ctx.block(v);
+  }
+}
+
 function withDeclaredInterests(world: World, user: UserState): UserState {
   if (user.profile.interests.count > 0 || user.declared.length === 0) return user;
   const interests = createInterests(world.catalog.dim);

@@ -40,6 +40,13 @@ export class IntSet {
     return true;
   }
 
+  /** Removes every member (keeps the table's size: a set reused per request does not regrow). */
+  clear(): void {
+    if (this.size === 0) return;
+    this.table.fill(EMPTY);
+    this.size = 0;
+  }
+
   private grow(): void {
     const old = this.table;
     this.table = new Int32Array(old.length * 2).fill(EMPTY);

@@ -50,14 +50,14 @@ function fill(ctx: ModelRecommenderContext, user: number, k: number, out: Int32A
 }
 
 function retrieveFor(ctx: ModelRecommenderContext, set: CandidateSet, user: number, budget: number): void {
-  set.reset(ctx.cat.size);
+  set.reset();
   const seen = ctx.seen;
   retrieveByInterests(ctx.index, ctx.profiles[user].interests, budget, (v) => !seen.isSeen(user, v), set, SOURCE_ANN);
 }
 
 /** Retrieval alone: candidates from every interest, ordered by the retrieval logit (similarity/τ + popularity prior). */
 export function retrievalRecommender(ctx: ModelRecommenderContext): Recommender {
-  const set = new CandidateSet(ctx.budget * 2 + 200, ctx.cat.size);
+  const set = new CandidateSet(ctx.budget * 2 + 200);
   return {
     name: 'model:retrieval',
     recommend(user, k, out) {
@@ -72,7 +72,7 @@ export function retrievalRecommender(ctx: ModelRecommenderContext): Recommender 
 /** Retrieval then the ranker, blended with the retrieval logit (the serving scorer). */
 export function rankedRecommender(ctx: ModelRecommenderContext, ranker: RankerWeights, videoParts: Float32Array): Recommender {
   const ts = ctx.ts;
-  const set = new CandidateSet(ctx.budget * 2 + 200, ctx.cat.size);
+  const set = new CandidateSet(ctx.budget * 2 + 200);
   const scratch = new RankScratch(ranker.hidden, set.capacity);
   return {
     name: 'model:retrieval+ranking',

@@ -160,7 +160,7 @@ describe('pair features and scores, fast path vs the reference', () => {
           const w: RankerWeights = { featureSpecHash: FEATURE_SPEC_HASH, hidden: H, w1: r(N_FEATURES * H), b1: r(H), w2: r(H * N_HEADS), b2: r(N_HEADS), headWeights: r(N_HEADS) };
           const parts = precomputeVideoParts(w, stats, cat, ts);
           // Candidates with repeats across calls; the set itself deduplicates.
-          const set = new CandidateSet(m, cat.size);
+          const set = new CandidateSet(m);
           while (set.count < m) set.add(Math.floor(rand() * cat.size), 1, 0, -1);
           const scratch = new RankScratch(H, m);
           rankCandidates(w, cat, parts, p, ts, set, scratch);

@@ -63,12 +63,12 @@ describe('feature parity, training vs serving', () => {
   it('factorised serving scores equal dense scores over training features', () => {
     const ts = world.ds.events.ts[world.ds.events.count - 1] + 3_600_000;
     const parts = precomputeVideoParts(ranker, state.stats, cat, ts);
-    const set = new CandidateSet(cat.size, cat.size);
+    const set = new CandidateSet(cat.size);
     const scratch = new RankScratch(ranker.hidden, set.capacity);
     const x = new Float32Array(N_FEATURES);
     let compared = 0;
     for (let u = 0; u < world.ds.users.ids.size; u += 7) {
-      set.reset(cat.size);
+      set.reset();
       for (let v = 0; v < cat.size; v += 3) set.add(v, 1, 0, -1);
       const p = state.profiles[u];
       rankCandidates(ranker, cat, parts, p, ts, set, scratch);

@@ -52,9 +52,9 @@ describe('diversity re-ranker', () => {
           const videos = 200;
           const creator = Int32Array.from({ length: videos }, () => Math.floor(rnd() * creators));
           const sound = Int32Array.from({ length: videos }, () => (rnd() < 0.3 ? -1 : Math.floor(rnd() * 5)));
-          const ctx = new RequestContext(Math.max(1, n), videos, 4);
+          const ctx = new RequestContext(Math.max(1, n), 4);
           ctx.k = k;
-          ctx.set.reset(videos);
+          ctx.set.reset();
           while (ctx.set.count < n) ctx.set.add(Math.floor(rnd() * videos), 1, 0, -1);
           for (let i = 0; i < n; i++) ctx.set.score[i] = (rnd() - 0.3) * 10;
           const order = Int32Array.from({ length: n }, (_, i) => i);

@@ -16,8 +16,8 @@ describe('rankOrder', () => {
     const scratch = new RankScratch(4, 1024);
     for (let round = 0; round < 50; round++) {
       const n = Math.floor(rand() * 1000);
-      const set = new CandidateSet(1024, 100_000);
-      set.reset(100_000);
+      const set = new CandidateSet(1024);
+      set.reset();
       while (set.count < n) set.add(Math.floor(rand() * 100_000), 1, 0, -1);
       for (let i = 0; i < n; i++) {
         const r = rand();

@@ -31,8 +31,8 @@ describe('retrieveByInterests', () => {
   it('adds, per interest, its quota of the best videos the filter keeps, with one unfiltered search when few are filtered', () => {
     const { index, calls, interests } = setUp();
     const filter = (v: number) => v % 10 !== 0; // 10% ineligible
-    const set = new CandidateSet(400, n);
-    set.reset(n);
+    const set = new CandidateSet(400);
+    set.reset();
     retrieveByInterests(index, interests, 100, filter, set, 1);
     expect(calls.every((c) => !c.filtered)).toBe(true);
     expect(calls.length).toBe(2);
@@ -46,8 +46,8 @@ describe('retrieveByInterests', () => {
   it('falls back to the filtered search when the over-fetched answer leaves too few', () => {
     const { index, calls, interests } = setUp();
     const filter = (v: number) => v % 3 === 0; // two thirds ineligible
-    const set = new CandidateSet(400, n);
-    set.reset(n);
+    const set = new CandidateSet(400);
+    set.reset();
     retrieveByInterests(index, interests, 100, filter, set, 1);
     expect(calls.filter((c) => c.filtered).length).toBe(2);
     let fromFirst = 0;

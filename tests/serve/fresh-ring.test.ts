@@ -46,7 +46,7 @@ describe('fresh ring', () => {
     type Ctx = { set: { count: number; video: Int32Array; source: Uint8Array }; user: { profile: { interests: Parameters<typeof similaritiesTo>[0] } }; begin(...a: unknown[]): void };
     const w = (engine as unknown as { world: Parameters<typeof freshSource.run>[1] & { ctx: Ctx; latestTs: number } }).world;
     const ctx = w.ctx;
-    ctx.begin(ctx.user, 'ring-user', 20, w.latestTs, world.catalog.size);
+    ctx.begin(ctx.user, 'ring-user', 20, w.latestTs);
     freshSource.run(ctx as unknown as Parameters<typeof freshSource.run>[0], w);
     const interests = ctx.user.profile.interests;
     expect(interests.count).toBeGreaterThan(0);

@@ -29,24 +29,26 @@ export const diversityReRanker: ReRanker = {
     // Only the head of the list can be picked; beyond a window the discount cannot reorder.
     const window = Math.min(n, picks * 4);
     const { creator, sound } = world.catalog;
-    // Per window position: its creator, sound and how many picks so far share them (kept
-    // current as picks are made, so the scan below is array reads only: no maps, no pow).
+    // Per window position: its shifted score, creator, sound, how many picks so far share them,
+    // and its discounted score (kept current as picks are made: recomputed only where a count
+    // changes, so the scan for the best is one read per position; no maps, no pow).
     const w = scratchOf(window);
+    const discount = discountTable(picks);
     for (let i = 0; i < window; i++) {
-      const v = set.video[order[i]];
+      const slot = order[i];
+      const v = set.video[slot];
+      w.score[i] = set.score[slot] + shift;
       w.creator[i] = creator[v];
       w.sound[i] = sound[v];
       w.creatorSeen[i] = 0;
       w.soundSeen[i] = 0;
+      w.discounted[i] = discounted(w, discount, i);
     }
-    const discount = discountTable(picks);
     for (let pos = 0; pos < picks; pos++) {
       let best = -1;
       let bestScore = -Infinity;
       for (let i = pos; i < window; i++) {
-        let s = set.score[order[i]] + shift;
-        s *= discount[w.creatorSeen[i]];
-        if (w.sound[i] >= 0) s *= discount[w.soundSeen[i]];
+        const s = w.discounted[i];
         if (s > bestScore) {
           bestScore = s;
           best = i;
@@ -56,8 +58,12 @@ export const diversityReRanker: ReRanker = {
       const c = w.creator[pos];
       const snd = w.sound[pos];
       for (let i = pos + 1; i < window; i++) {
-        if (w.creator[i] === c) w.creatorSeen[i]++;
-        if (snd >= 0 && w.sound[i] === snd) w.soundSeen[i]++;
+        const sameCreator = w.creator[i] === c;
+        const sameSound = snd >= 0 && w.sound[i] === snd;
+        if (!sameCreator && !sameSound) continue;
+        if (sameCreator) w.creatorSeen[i]++;
+        if (sameSound) w.soundSeen[i]++;
+        w.discounted[i] = discounted(w, discount, i);
       }
       set.score[order[pos]] = bestScore - shift;
     }
@@ -65,18 +71,28 @@ export const diversityReRanker: ReRanker = {
   },
 };
 
+/** Window position i's score after its creator and sound repeat discounts. */
+function discounted(w: WindowScratch, discount: Float64Array, i: number): number {
+  let s = w.score[i];
+  s *= discount[w.creatorSeen[i]];
+  if (w.sound[i] >= 0) s *= discount[w.soundSeen[i]];
+  return s;
+}
+
 interface WindowScratch {
+  score: Float64Array;
+  discounted: Float64Array;
   creator: Int32Array;
   sound: Int32Array;
   creatorSeen: Int32Array;
   soundSeen: Int32Array;
 }
-let scratch: WindowScratch = { creator: new Int32Array(0), sound: new Int32Array(0), creatorSeen: new Int32Array(0), soundSeen: new Int32Array(0) };
+let scratch: WindowScratch = { score: new Float64Array(0), discounted: new Float64Array(0), creator: new Int32Array(0), sound: new Int32Array(0), creatorSeen: new Int32Array(0), soundSeen: new Int32Array(0) };
 
 function scratchOf(n: number): WindowScratch {
   if (scratch.creator.length < n) {
     const m = Math.max(n, 2 * scratch.creator.length);
-    scratch = { creator: new Int32Array(m), sound: new Int32Array(m), creatorSeen: new Int32Array(m), soundSeen: new Int32Array(m) };
+    scratch = { score: new Float64Array(m), discounted: new Float64Array(m), creator: new Int32Array(m), sound: new Int32Array(m), creatorSeen: new Int32Array(m), soundSeen: new Int32Array(m) };
   }
   return scratch;
 }
@@ -84,13 +100,15 @@ function scratchOf(n: number): WindowScratch {
 function swap(w: WindowScratch, order: Int32Array, a: number, b: number): void {
   if (a === b) return;
   swapIn(order, a, b);
+  swapIn(w.score, a, b);
+  swapIn(w.discounted, a, b);
   swapIn(w.creator, a, b);
   swapIn(w.sound, a, b);
   swapIn(w.creatorSeen, a, b);
   swapIn(w.soundSeen, a, b);
 }
 
-function swapIn(arr: Int32Array, a: number, b: number): void {
+function swapIn(arr: Int32Array | Float64Array, a: number, b: number): void {
   const t = arr[a];
   arr[a] = arr[b];
   arr[b] = t;

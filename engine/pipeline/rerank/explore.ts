@@ -30,14 +30,22 @@ export const exploreReRanker: ReRanker = {
     const slots = Math.max(1, Math.floor(k / EXPLORE_EVERY));
     const set = ctx.set;
     const pair = ctx.scratch.pair;
+    const views = world.stats.views;
+    // Each candidate's exploration score once, by slot (a random read of its views and a log per
+    // candidate, not per exploration slot); NaN marks one that cannot be picked (enough views, or
+    // placed already), which no comparison selects. Positions from k - slots: the items that
+    // placements push off the page enter the scanned range [k, n).
+    const score = scoreScratch(set.capacity);
+    for (let i = Math.max(0, k - slots); i < n; i++) {
+      const slot = order[i];
+      const v = views[set.video[slot]];
+      score[slot] = v >= EXPLORE_MAX_VIEWS ? NaN : pair[slot * N_PAIR] - EXPLORE_VIEW_PENALTY * Math.log1p(v);
+    }
     for (let placed = 0; placed < slots; placed++) {
       let best = -1;
       let bestScore = -Infinity;
       for (let i = k; i < n; i++) {
-        const slot = order[i];
-        const views = world.stats.views[set.video[slot]];
-        if (views >= EXPLORE_MAX_VIEWS || explored.has(slot)) continue;
-        const s = pair[slot * N_PAIR] - EXPLORE_VIEW_PENALTY * Math.log1p(views);
+        const s = score[order[i]];
         if (s > bestScore) {
           bestScore = s;
           best = i;
@@ -50,7 +58,15 @@ export const exploreReRanker: ReRanker = {
       for (let j = best; j > pos; j--) order[j] = order[j - 1];
       order[pos] = slot;
       explored.add(slot);
+      score[slot] = NaN;
     }
     return n;
   },
 };
+
+/** Exploration scores by candidate slot (grown to the largest candidate capacity seen). */
+let scores = new Float64Array(0);
+function scoreScratch(capacity: number): Float64Array {
+  if (scores.length < capacity) scores = new Float64Array(capacity);
+  return scores;
+}
