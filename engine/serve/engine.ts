@@ -752,13 +752,8 @@ export class Engine implements FeedEngine {
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
- * A user with no interest vector yet but declared sign-up interests is served as if those tags
- * were their interests (tag vectors), so retrieval and the ranker's similarity features work from
- * the first request. The stored state is not changed: it stays derived from events only.
- */
-/**
  * Blocks the request's excluded ids that name known videos. A function, not a closure made per
- * request: the dev runner (tsx) names every closure it sees assigned, which costs a property
+ * request: tsx (which runs the server) names every closure it sees assigned, which costs a property
  * definition per request.
  */
 function blockExcluded(world: World, ctx: RequestContext, exclude: readonly string[]): void {
@@ -768,6 +763,11 @@ function blockExcluded(world: World, ctx: RequestContext, exclude: readonly stri
   }
 }
 
+/**
+ * A user with no interest vector yet but declared sign-up interests is served as if those tags
+ * were their interests (tag vectors), so retrieval and the ranker's similarity features work from
+ * the first request. The stored state is not changed: it stays derived from events only.
+ */
 function withDeclaredInterests(world: World, user: UserState): UserState {
   if (user.profile.interests.count > 0 || user.declared.length === 0) return user;
   const interests = createInterests(world.catalog.dim);
