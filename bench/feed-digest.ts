@@ -18,19 +18,17 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { openEngine } from '../engine/serve/engine.js';
 import { mulberry32 } from '../engine/util/random.js';
-import { argOf, ensureBundle, percentile, round, scaleOf } from './hotpath.js';
+import { benchProgram, integer, parseBench } from './cli.js';
+import { ensureBundle, percentile, round, SCALES, type Scale } from './hotpath.js';
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const scale = scaleOf(argv);
-  const nUsers = Number(argOf(argv, 'users') ?? 500);
-  const k = Number(argOf(argv, 'k') ?? 20);
-  const iterations = Number(argOf(argv, 'iterations') ?? 1500);
-  const warmup = Number(argOf(argv, 'warmup') ?? 200);
-  const seed = Number(argOf(argv, 'seed') ?? 7);
-  for (const [name, v] of [['users', nUsers], ['k', k], ['iterations', iterations], ['warmup', warmup]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`--${name} must be an integer >= 0`);
-  }
+  const program = benchProgram('feed-digest', 'A digest of many feeds (same answers?) and a quick recommend timing; writes nothing', { scales: Object.keys(SCALES), results: false })
+    .option('--users <n>', 'users with history in the digest', integer(0), 500)
+    .option('--k <n>', 'items per feed', integer(1, 1000), 20)
+    .option('--iterations <n>', 'timed recommend calls', integer(0), 1500)
+    .option('--warmup <n>', 'untimed recommend calls first', integer(0), 200)
+    .option('--seed <n>', 'seed of the timed users', integer(0), 7);
+  const { scale, users: nUsers, k, iterations, warmup, seed } = parseBench<{ scale: Scale; users: number; k: number; iterations: number; warmup: number; seed: number }>(program);
   const { bundleDir } = await ensureBundle(scale);
   const stateDir = await mkdtemp(join(os.tmpdir(), 'feedrank-bench-digest-'));
   const engine = await openEngine({ bundleDir, stateDir });
