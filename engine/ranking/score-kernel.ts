@@ -13,20 +13,8 @@
 import { N_PAIR } from '../features/features.js';
 import { N_HEADS, PACK, packedOf, sigmoid, type RankerWeights } from './model.js';
 import { SCORE_KERNEL_WASM_BASE64 } from './score-kernel-wasm.js';
+import { instantiateKernel } from '../vector/wasm.js';
 
-const PAGE = 65536;
-
-/** The few WebAssembly APIs used here (this project's TypeScript libs do not declare them). */
-interface Wasm {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
-let compiled: object | undefined;
 
 type ScoreZFn = (user: number, w: number, parts: number, pair: number, m: number, H: number, b0: number, b1: number, b2: number, b3: number, z: number) => void;
 
@@ -54,13 +42,9 @@ export class ScoreKernel {
     const rows = capacity + 1;
     const f64 = hidden + hidden * PACK + rows * hidden + rows * N_HEADS;
     const bytes = f64 * 8 + rows * N_PAIR * 4;
-    compiled ??= new wasm.Module(Buffer.from(SCORE_KERNEL_WASM_BASE64, 'base64'));
-    const instance = new wasm.Instance(compiled);
-    const memory = instance.exports.memory as WasmMemory;
-    const pages = Math.ceil(bytes / PAGE);
-    if (pages > 1) memory.grow(pages - 1);
-    // Views made after the only grow (a grow detaches earlier views); f64 blocks first (aligned).
-    const buf = memory.buffer;
+    const instance = instantiateKernel(SCORE_KERNEL_WASM_BASE64, bytes);
+    // f64 blocks first (aligned).
+    const buf = instance.buffer;
     let at = 0;
     const f64View = (n: number) => {
       const v = new Float64Array(buf, at, n);

@@ -10,20 +10,8 @@
  * The kernel's source is max-dots.wat; max-dots-wasm.ts holds its assembled bytes.
  */
 import { MAX_DOTS_WASM_BASE64 } from './max-dots-wasm.js';
+import { instantiateKernel } from './wasm.js';
 
-const PAGE = 65536;
-
-/** The few WebAssembly APIs used here (this project's TypeScript libs do not declare them). */
-interface Wasm {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
-let compiled: object | undefined;
 
 type MaxDotsFn = (q: number, nq: number, v: number, nv: number, dim: number, out: number) => void;
 
@@ -46,15 +34,11 @@ export class MaxDotsMatrix {
     }
     this.stride = Math.ceil(dim / 4) * 4;
     const floats = (capacity + maxQueries) * this.stride + capacity;
-    compiled ??= new wasm.Module(Buffer.from(MAX_DOTS_WASM_BASE64, 'base64'));
-    const instance = new wasm.Instance(compiled);
-    const memory = instance.exports.memory as WasmMemory;
-    const pages = Math.ceil((floats * 4) / PAGE);
-    if (pages > 1) memory.grow(pages - 1);
-    // Views made after the only grow (a grow detaches earlier views).
-    this.rows = new Float32Array(memory.buffer, 0, capacity * this.stride);
-    this.queries = new Float32Array(memory.buffer, this.rows.byteLength, maxQueries * this.stride);
-    this.out = new Float32Array(memory.buffer, this.rows.byteLength + this.queries.byteLength, capacity);
+    const instance = instantiateKernel(MAX_DOTS_WASM_BASE64, floats * 4);
+    const buf = instance.buffer;
+    this.rows = new Float32Array(buf, 0, capacity * this.stride);
+    this.queries = new Float32Array(buf, this.rows.byteLength, maxQueries * this.stride);
+    this.out = new Float32Array(buf, this.rows.byteLength + this.queries.byteLength, capacity);
     this.fn = instance.exports.maxDots as MaxDotsFn;
   }
 
