@@ -12,7 +12,7 @@
  * a lock on the state directory.
  *
  * Memory: the engine collects its start-up garbage once open (openEngine), and each serving
- * process then bounds V8's heap growth (garbage up to 25% of the live heap, see engine/util/gc.ts).
+ * process then bounds V8's heap growth (garbage up to SERVER_HEAP_GROWTH_PERCENT (10%) of the live heap, see engine/util/gc.ts).
  *
  * `FEEDRANK_STORE=redis://…` shares the users' state with other replicas through Redis;
  * `FEEDRANK_WORKERS=N` then runs N workers with node:cluster (server/cluster.ts): this process
@@ -160,7 +160,7 @@ export async function main(): Promise<void> {
     await ensureDemoBundle(config.artifactsDir, logger, abort.signal);
     if (shuttingDown) return;
     const t0 = performance.now();
-    // Serving: the heap may hold garbage up to a quarter of what is live (V8's default let it reach
+    // Serving: the heap may hold garbage up to a tenth of what is live (V8's default let it reach
     // ~3x at a million videos; see engine/util/gc.ts), applied by the open's final GC.
     const opened = await openEngine({
       bundleDir: resolve(config.artifactsDir),
