@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     engine = await openEngine({ bundleDir, stateDir });
     const openMs = performance.now() - tOpen;
     // Twice, a moment apart: V8 frees a dead ArrayBuffer's memory after the GC that finds it
-    // (concurrently), so right after one gc() the 277 MiB tower file read at open may still count.
+    // (concurrently), so right after one gc() the open's last garbage (the events file) may still count.
     gc();
     await new Promise((r) => setTimeout(r, 200));
     gc();

@@ -24,6 +24,7 @@ import type { Dataset, EventTable, UserTable, VideoTable } from '../io/dataset.j
 import { Interner } from '../io/interner.js';
 import { rankerFromJSON, rankerToJSON, type RankerWeights } from '../ranking/model.js';
 import { digestFile } from '../retrieval/persist.js';
+import { VideoTowerWeights } from '../embedding/weights.js';
 import { column, readColumns, writeColumns } from './columns.js';
 
 export const BUNDLE_FORMAT_VERSION = '1';
@@ -62,7 +63,8 @@ export interface LoadedBundle {
   readonly dataset: Dataset;
   readonly vectors: Float32Array;
   readonly dim: number;
-  readonly tower: Buffer;
+  /** The video tower's content part (the server embeds POST /videos with it); the file itself is not kept. */
+  readonly tower: VideoTowerWeights;
   readonly ranker: RankerWeights;
   readonly indexPath: string;
   /** Every file the manifest lists, hashed while reading: absolute path → SHA-256 (the index loader skips re-hashing them). */
@@ -255,7 +257,9 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     checkShapes(dataset, fail);
     const ranker = rankerFromJSON(JSON.parse(await readFile(join(root, 'ranker.json'), 'utf8')));
     if (ranker.featureSpecHash !== FEATURE_SPEC_HASH) fail('ranker.json was trained with other feature definitions');
-    const tower = await readFile(join(root, 'tower.bin'));
+    // Deserialised here, so the file read (277 MiB at a million videos, mostly per-video id rows the
+    // server does not use) is garbage before the engine's replay grows the heap.
+    const tower = VideoTowerWeights.deserialize(await readFile(join(root, 'tower.bin')), { contentOnly: true });
     return { dir: root, manifest, dataset, vectors, dim, tower, ranker, indexPath: join(root, INDEX_FILE), verified };
   } catch (err) {
     if (err instanceof BundleError) throw err;

@@ -1,7 +1,7 @@
 /**
  * A full garbage collection now, for the moment a caller knows much has just become garbage: the
- * engine after building a world (the bundle files read, the replay's temporaries: ~370 MB at a
- * million videos, the 277 MiB tower file among them). V8 would otherwise keep it, counted in the
+ * engine before its replay (the bundle files read: the 277 MiB tower file at a million videos) and
+ * after building a world (the replay's temporaries, the events file). V8 would otherwise keep it, counted in the
  * RSS, until its heap grew enough to collect, and size its next collection from the inflated heap.
  * Node offers no GC call without `--expose-gc`; the flag set at run time exposes `gc` to a new
  * context (node:v8 setFlagsFromString, node:vm), and changes nothing else.
