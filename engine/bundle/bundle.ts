@@ -16,6 +16,7 @@
  * never seen; read back with every file's digest checked and the feature-spec hash compared to
  * this code's, so a corrupt or mismatched bundle is refused with a clear message.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -25,7 +26,7 @@ import { Interner } from '../io/interner.js';
 import { rankerFromJSON, rankerToJSON, type RankerWeights } from '../ranking/model.js';
 import { digestFile } from '../retrieval/persist.js';
 import { VideoTowerWeights } from '../embedding/weights.js';
-import { column, readColumns, writeColumns } from './columns.js';
+import { column, parseColumns, writeColumns } from './columns.js';
 
 export const BUNDLE_FORMAT_VERSION = '1';
 
@@ -72,6 +73,9 @@ export interface LoadedBundle {
 }
 
 export const INDEX_FILE = 'index.ann';
+
+/** Bundle files the loader reads whole (and hashes as it reads them). */
+const READ_WHOLE: ReadonlySet<string> = new Set(['ids.json', 'catalog.bin', 'users.bin', 'events.bin', 'ranker.json', 'tower.bin']);
 
 /** Writes a bundle to `out` atomically (temporary sibling directory, then rename). Returns the manifest. */
 export async function writeBundle(out: string, c: BundleContent): Promise<Manifest> {
@@ -188,24 +192,40 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     );
   }
   const verified = new Map<string, string>();
-  for (const [name, want] of Object.entries(manifest.files)) {
-    if (basename(name) !== name) fail(`manifest names a file outside the bundle: ${name}`);
-    let got: { bytes: number; sha256: string };
-    try {
-      await stat(join(root, name));
-      got = await digestFile(join(root, name));
-    } catch {
-      return fail(`${name} is missing`);
-    }
+  const check = (name: string, got: { bytes: number; sha256: string }): void => {
+    const want = manifest.files[name];
     if (got.bytes !== want.bytes) fail(`${name} has ${got.bytes} bytes, the manifest says ${want.bytes} (truncated or replaced)`);
     if (got.sha256 !== want.sha256) fail(`${name} does not match its checksum (corrupt)`);
     verified.set(join(root, name), got.sha256);
+  };
+  for (const name of Object.keys(manifest.files)) {
+    if (basename(name) !== name) fail(`manifest names a file outside the bundle: ${name}`);
+    try {
+      await stat(join(root, name));
+      // The files read whole below are hashed as they are read (one read each, and what is
+      // checked is what is parsed); the others (the index) are hashed here.
+      if (!READ_WHOLE.has(name)) check(name, await digestFile(join(root, name)));
+    } catch (err) {
+      if (err instanceof BundleError) throw err;
+      return fail(`${name} is missing`);
+    }
   }
+  /** A file of the bundle, read whole and checked against the manifest when it lists it. */
+  const readChecked = async (name: string): Promise<Buffer<ArrayBuffer>> => {
+    let buf: Buffer<ArrayBuffer>;
+    try {
+      buf = await readFile(join(root, name));
+    } catch {
+      return fail(`${name} is missing`);
+    }
+    if (manifest.files[name]) check(name, { bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
+    return buf;
+  };
   try {
-    const ids = JSON.parse(await readFile(join(root, 'ids.json'), 'utf8')) as Record<string, string[]>;
+    const ids = JSON.parse((await readChecked('ids.json')).toString('utf8')) as Record<string, string[]>;
     const dim = manifest.embeddingDim;
     const catFile = 'catalog.bin';
-    const cat = await readColumns(join(root, catFile));
+    const cat = parseColumns(await readChecked(catFile), join(root, catFile));
     const videoIds = new Interner(ids.videos);
     const n = videoIds.size;
     const vectors = column(cat, 'vectors', Float32Array, catFile);
@@ -223,7 +243,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
       embedding,
     };
     const usersFile = 'users.bin';
-    const uc = await readColumns(join(root, usersFile));
+    const uc = parseColumns(await readChecked(usersFile), join(root, usersFile));
     const users: UserTable = {
       ids: new Interner(ids.users),
       hasProfile: column(uc, 'hasProfile', Uint8Array, usersFile),
@@ -234,7 +254,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
       followCreatorIds: column(uc, 'followCreatorIds', Int32Array, usersFile),
     };
     const evFile = 'events.bin';
-    const ec = await readColumns(join(root, evFile));
+    const ec = parseColumns(await readChecked(evFile), join(root, evFile));
     const user = column(ec, 'user', Int32Array, evFile);
     const events: EventTable = {
       count: user.length,
@@ -255,11 +275,11 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
       report: { files: [], invalidSamples: [] },
     };
     checkShapes(dataset, fail);
-    const ranker = rankerFromJSON(JSON.parse(await readFile(join(root, 'ranker.json'), 'utf8')));
+    const ranker = rankerFromJSON(JSON.parse((await readChecked('ranker.json')).toString('utf8')));
     if (ranker.featureSpecHash !== FEATURE_SPEC_HASH) fail('ranker.json was trained with other feature definitions');
     // Deserialised here, so the file read (277 MiB at a million videos, mostly per-video id rows the
     // server does not use) is garbage before the engine's replay grows the heap.
-    const tower = VideoTowerWeights.deserialize(await readFile(join(root, 'tower.bin')), { contentOnly: true });
+    const tower = VideoTowerWeights.deserialize(await readChecked('tower.bin'), { contentOnly: true });
     return { dir: root, manifest, dataset, vectors, dim, tower, ranker, indexPath: join(root, INDEX_FILE), verified };
   } catch (err) {
     if (err instanceof BundleError) throw err;

@@ -3,7 +3,7 @@
  * the raw little-endian bytes, 8-byte aligned. Reading validates the header against the file size,
  * so a truncated or corrupt file is refused with a message instead of yielding garbage.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 
 export type Column = Float32Array | Float64Array | Int32Array | Uint8Array | Uint32Array;
 const TYPES = { Float32Array, Float64Array, Int32Array, Uint8Array, Uint32Array } as const;
@@ -41,9 +41,8 @@ export async function writeColumns(path: string, columns: Record<string, Column>
   await writeFile(path, out);
 }
 
-/** Reads a column file written by {@link writeColumns}; throws naming the file when it is invalid. */
-export async function readColumns(path: string): Promise<Record<string, Column>> {
-  const buf = await readFile(path);
+/** Parses the contents of a column file written by {@link writeColumns} (read from `path`); throws naming the file when it is invalid. */
+export function parseColumns(buf: Buffer<ArrayBuffer>, path: string): Record<string, Column> {
   const fail = (why: string): never => {
     throw new Error(`${path}: invalid column file: ${why}`);
   };

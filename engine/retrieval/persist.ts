@@ -54,7 +54,7 @@ export function tempPath(path: string): string {
 export async function digestFile(path: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     bytes += (chunk as Buffer).length;
     hash.update(chunk as Buffer);
   }
