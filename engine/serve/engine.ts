@@ -42,6 +42,16 @@ import { RedisUserStore } from '../store/redis-user-store.js';
 import { StoreUnavailableError, type StoreEntry, type UserRead, type UserStateStore } from '../store/user-state-store.js';
 import { collectGarbage, limitHeapGrowth } from '../util/gc.js';
 import { LiveCatalog } from './catalog.js';
+import {
+  bundleHash,
+  ENGINE_SNAPSHOT_VERSION,
+  loadEngineSnapshot,
+  saveEngineSnapshot,
+  settingsHash,
+  snapshotDir,
+  type EngineState,
+  type SnapshotKey,
+} from './engine-snapshot.js';
 import { EVENT_ID_MEMORY, EventIdSet, newInBatch } from './event-ids.js';
 import {
   EngineError,
@@ -119,6 +129,9 @@ interface World extends ServingWorld {
   readonly userEvents: { readonly offsets: Int32Array; readonly list: Int32Array } | null;
   /** The state of a user without any (a visitor is served as this with their served ring); never written. */
   readonly blank: UserState;
+  /** The bundle's identity (see bundleHash) and its id counts, for the engine snapshot written at close. */
+  readonly bundleHash: string;
+  readonly bundleSizes: { readonly tags: number; readonly creators: number; readonly sounds: number };
 }
 
 /**
@@ -174,6 +187,8 @@ export class Engine implements FeedEngine {
   private closed = false;
   /** The slow sweep (trending list, ranker parts' time decay), off the request path; started once a world exists. */
   private timer: NodeJS.Timeout | undefined;
+  /** The embedded store's directory: the engine writes its snapshot there at close (engine-snapshot.ts). */
+  private stateDir: string | undefined;
 
   private constructor(
     private readonly store: UserStateStore,
@@ -197,7 +212,8 @@ export class Engine implements FeedEngine {
         : await RedisUserStore.open(url, { logger: opts.logger, prefix: opts.storePrefix, recentEntries: opts.storeRecentEntries });
     try {
       const engine = new Engine(store, opts.logger);
-      engine.install(await engine.buildWorld(bundle, await store.postedVideos(), await store.postedProfiles()));
+      const restored = store instanceof EmbeddedUserStore ? await engine.restorable(store, (engine.stateDir = opts.stateDir), bundle) : undefined;
+      engine.install(await engine.buildWorld(bundle, await store.postedVideos(), await store.postedProfiles(), restored));
       engine.timer = setInterval(() => refresh(engine.world), REFRESH_MS).unref();
       store.watch({
         videos: (records) => {
@@ -242,13 +258,63 @@ export class Engine implements FeedEngine {
     this.remote.clear();
   }
 
+  /** The state of the engine snapshot in stateDir if one fits this bundle and the store as it stands (see engine-snapshot.ts). */
+  private async restorable(store: EmbeddedUserStore, stateDir: string, bundle: LoadedBundle): Promise<EngineState | undefined> {
+    const key: SnapshotKey = {
+      version: ENGINE_SNAPSHOT_VERSION,
+      settings: settingsHash(),
+      bundle: bundleHash(modelVersionOf(bundle), bundle.verified),
+      position: await store.position(),
+    };
+    const t0 = performance.now();
+    const found = await loadEngineSnapshot(stateDir, key, bundle.dim);
+    if (found.ok) {
+      this.logger?.info({ file: found.file, users: found.state.users.size, ms: Math.round(performance.now() - t0) }, 'engine snapshot read: the replay is skipped');
+      return found.state;
+    }
+    if (found.damaged) this.logger?.warn({ reason: found.reason }, 'engine snapshot damaged; replaying every event instead');
+    else this.logger?.info({ reason: found.reason }, 'engine snapshot not used; replaying every event');
+    return undefined;
+  }
+
+  /** Writes the engine snapshot (embedded store; no write in flight). A failure costs the next open its replay, nothing else. */
+  private async saveSnapshot(): Promise<void> {
+    if (this.stateDir === undefined || !(this.store instanceof EmbeddedUserStore)) return;
+    const world = this.world;
+    const t0 = performance.now();
+    try {
+      const key: SnapshotKey = { version: ENGINE_SNAPSHOT_VERSION, settings: settingsHash(), bundle: world.bundleHash, position: await this.store.position() };
+      const sizes = world.bundleSizes;
+      const state: EngineState = {
+        latestTs: world.latestTs,
+        videos: world.catalog.size,
+        tags: world.tags.ids.slice(sizes.tags),
+        creators: world.creators.ids.slice(sizes.creators),
+        sounds: world.sounds.ids.slice(sizes.sounds),
+        users: world.users,
+        stats: world.stats,
+      };
+      const { file, bytes } = await saveEngineSnapshot(this.stateDir, key, state, world.catalog.dim);
+      this.logger?.info({ file, bytes, users: world.users.size, ms: Math.round(performance.now() - t0) }, 'engine snapshot written');
+    } catch (err) {
+      this.logger?.warn({ err }, 'engine snapshot not written; the next open replays every event');
+    }
+  }
+
+  /**
+   * Builds a world from the bundle and the store: by replaying every event, or from `restored`
+   * (an engine snapshot taken on this bundle and this exact store position), which holds what
+   * that replay derives.
+   */
   private async buildWorld(
     bundle: LoadedBundle,
     postedVideos: VideoRecord[],
     postedUsers: UserRecord[],
+    restored?: EngineState,
   ): Promise<{ world: World; eventIds: EventIdSet }> {
     const t0 = performance.now();
     const ds = bundle.dataset;
+    const bundleSizes = { tags: ds.tags.size, creators: ds.creators.size, sounds: ds.sounds.size };
     const tower = bundle.tower;
     if (tower.dim !== bundle.dim) throw new Error(`bundle ${bundle.dir}: tower dim ${tower.dim} differs from embeddingDim ${bundle.dim}`);
     const index = tuneForServing(await loadIndex(bundle.indexPath, bundle.verified));
@@ -256,8 +322,21 @@ export class Engine implements FeedEngine {
       throw new Error(`bundle ${bundle.dir}: index holds ${index.size}×${index.dim}, expected ${ds.videos.ids.size}×${bundle.dim}`);
     }
     const catalog = new LiveCatalog(ds, bundle.vectors, bundle.dim);
-    const stats = new EngagementStats(catalog.size, ds.creators.size, ds.sounds.size);
-    const users = new Map<string, UserState>();
+    if (restored) {
+      // The ids posted videos and profiles interned, in the order they were, so that the dense
+      // indices in the restored state mean what they meant (adopting the posted videos below then
+      // finds theirs known).
+      for (const [interner, ids] of [
+        [ds.tags, restored.tags],
+        [ds.creators, restored.creators],
+        [ds.sounds, restored.sounds],
+      ] as const) {
+        for (const id of ids) interner.intern(id);
+      }
+    }
+    const stats = restored?.stats ?? new EngagementStats(catalog.size, ds.creators.size, ds.sounds.size);
+    stats.ensure(catalog.size, ds.creators.size, ds.sounds.size);
+    const users = new Map<string, UserState>(restored?.users);
     const world: World = {
       // Not the bundle itself: its dataset's event columns, and its catalogue columns once the
       // catalogue grows, would stay in memory with it.
@@ -282,7 +361,7 @@ export class Engine implements FeedEngine {
       tagSums: new Float32Array(ds.tags.size * bundle.dim),
       tagCounts: new Float32Array(ds.tags.size),
       modelVersion: modelVersionOf(bundle),
-      latestTs: -Infinity,
+      latestTs: restored?.latestTs ?? -Infinity,
       refreshedAt: 0,
       partsCursor: 0,
       ctx: new RequestContext(REQUEST_CAPACITY, bundle.ranker.hidden),
@@ -290,35 +369,47 @@ export class Engine implements FeedEngine {
       blank: createUserState(bundle.dim),
       tagVector: (tag) => tagVectorOf(world, tag),
       now: () => world.latestTs,
+      bundleHash: bundleHash(modelVersionOf(bundle), bundle.verified),
+      bundleSizes,
     };
-    // Users of the data directory: declared interests and follows.
-    const u = ds.users;
-    // Each bundle user's state by dense index, for the replay below (no string lookup per event).
-    const byIndex: UserState[] = [];
-    for (let i = 0; i < u.ids.size; i++) {
-      const s = bundleUserState(u, i, bundle.dim);
-      byIndex.push(s);
-      users.set(u.ids.ids[i], s);
-    }
     for (let v = 0; v < catalog.size; v++) addTagSums(world, v);
-    // The files read so far (tower, index sidecar, …) go now, before the replay below grows the
-    // heap by ~400 MB at a million videos: V8 would otherwise keep them until then, and the open's
-    // RSS would peak with both (2,133 → 1,804 MiB at a million videos).
-    collectGarbage();
-    // Every event of the data directory (hold-out included).
     const e = ds.events;
-    for (let i = 0; i < e.count; i++) applyToWorld(world, byIndex[e.user[i]], e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
+    if (!restored) {
+      // Users of the data directory: declared interests and follows.
+      const u = ds.users;
+      // Each bundle user's state by dense index, for the replay below (no string lookup per event).
+      const byIndex: UserState[] = [];
+      for (let i = 0; i < u.ids.size; i++) {
+        const s = bundleUserState(u, i, bundle.dim);
+        byIndex.push(s);
+        users.set(u.ids.ids[i], s);
+      }
+      // The files read so far (tower, index sidecar, …) go now, before the replay below grows the
+      // heap by ~400 MB at a million videos: V8 would otherwise keep them until then, and the open's
+      // RSS would peak with both (2,133 → 1,804 MiB at a million videos).
+      collectGarbage();
+      // Every event of the data directory (hold-out included).
+      for (let i = 0; i < e.count; i++) applyToWorld(world, byIndex[e.user[i]], e.video[i], e.type[i], e.watchMs[i], e.ts[i]);
+    }
     // Posted since: videos, profiles, then the store's events (a shared store's recent global
     // feed feeds the statistics only: users catch up from the store when they are served).
     for (const v of postedVideos) this.adoptVideo(world, v);
-    for (const rec of postedUsers) this.applyUserRecord(world, this.userOf(world, rec.id), rec);
+    if (restored && (catalog.size !== restored.videos || ds.tags.size !== bundleSizes.tags + restored.tags.length || ds.creators.size !== bundleSizes.creators + restored.creators.length || ds.sounds.size !== bundleSizes.sounds + restored.sounds.length)) {
+      // Cannot happen while the key matches (same bundle, journals and code): a bug, not damage.
+      throw new Error(
+        `the engine snapshot in ${snapshotDir(this.stateDir!)} does not fit the posted videos (catalogue ${catalog.size}, snapshot ${restored.videos}); remove it to open by replaying every event`,
+      );
+    }
+    if (!restored) for (const rec of postedUsers) this.applyUserRecord(world, this.userOf(world, rec.id), rec);
     // The bundle's eventIds (posted ones are the store's to deduplicate).
     const eventIds = new EventIdSet(EVENT_ID_MEMORY);
     if (e.eventIdHi && e.eventIdLo) {
       for (let i = 0; i < e.count; i++) if (e.eventIdHi[i] !== 0) eventIds.addHash(e.eventIdHi[i], e.eventIdLo[i]);
     }
     let skipped = 0;
+    // (Restored: the store still indexes its log in this pass; the engine's state already holds it.)
     await this.store.replayEvents((events) => {
+      if (restored) return;
       for (const ev of events) {
         const v = world.videoIds.get(ev.videoId);
         if (v < 0) {
@@ -335,8 +426,8 @@ export class Engine implements FeedEngine {
     for (const v of byAge.slice(-FRESH_RING)) pushFresh(world, v);
     refresh(world, true);
     this.logger?.info(
-      { videos: catalog.size, users: users.size, events: e.count, ms: Math.round(performance.now() - t0), modelVersion: world.modelVersion },
-      'engine: bundle loaded and state rebuilt',
+      { videos: catalog.size, users: users.size, events: e.count, fromSnapshot: restored !== undefined, ms: Math.round(performance.now() - t0), modelVersion: world.modelVersion },
+      restored ? 'engine: bundle loaded and state restored from the snapshot' : 'engine: bundle loaded and state rebuilt',
     );
     return { world, eventIds };
   }
@@ -749,7 +840,10 @@ export class Engine implements FeedEngine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.writes.exclusive(() => this.store.close());
+    await this.writes.exclusive(async () => {
+      await this.saveSnapshot();
+      await this.store.close();
+    });
   }
 }
 

@@ -41,6 +41,14 @@ export class IntSet {
   }
 
   /** Removes every member (keeps the table's size: a set reused per request does not regrow). */
+  /** The members, in table order. */
+  values(): Int32Array {
+    const out = new Int32Array(this.size);
+    let j = 0;
+    for (const x of this.table) if (x !== EMPTY) out[j++] = x;
+    return out;
+  }
+
   clear(): void {
     if (this.size === 0) return;
     this.table.fill(EMPTY);

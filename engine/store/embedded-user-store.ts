@@ -12,6 +12,7 @@
  * meanwhile. The counters are rebuilt at open, in the engine's own replay of the log.
  */
 import { handledLater, WriteQueue } from '../util/mutex.js';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { EventLog } from './eventlog.js';
@@ -31,6 +32,16 @@ import {
  * the user's whole bounded state, as with the Redis store). Nothing of them is held in memory.
  */
 export const EMBEDDED_RECENT_ENTRIES = 16;
+
+/** Where the embedded store's files stand (an engine snapshot holds only at the exact position it was taken at). */
+export interface StorePosition {
+  /** The event log's last batch seq, and the events it holds. */
+  readonly lastSeq: number;
+  readonly events: number;
+  /** Byte sizes of the posted-videos and profiles journals. */
+  readonly videosBytes: number;
+  readonly usersBytes: number;
+}
 
 export interface EmbeddedStoreOptions {
   readonly logger?: Logger;
@@ -193,6 +204,13 @@ export class EmbeddedUserStore implements UserStateStore {
       }
       return versions;
     });
+  }
+
+  /** Where the files stand now. Call with no write in flight (at open, or under the engine's write lock). */
+  async position(): Promise<StorePosition> {
+    const log = this.log.stats();
+    const size = async (name: string) => (await stat(join(this.stateDir, name))).size;
+    return { lastSeq: log.lastSeq, events: log.events, videosBytes: await size('videos.jsonl'), usersBytes: await size('users.jsonl') };
   }
 
   async version(userId: string): Promise<number> {

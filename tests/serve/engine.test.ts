@@ -2,9 +2,11 @@
  * The online engine against a real bundle and a real state directory: contract §3 rules at the
  * engine level (the HTTP layer is tested in tests/server).
  */
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interestAnnSource } from '../../engine/pipeline/sources/interest-ann.js';
 import { Engine, openEngine } from '../../engine/serve/engine.js';
+import { snapshotDir } from '../../engine/serve/engine-snapshot.js';
 import { EngineError } from '../../engine/serve/types.js';
 import { testBundle, type TestBundle } from '../helpers/bundle.js';
 
@@ -194,13 +196,16 @@ describe('engine', () => {
     const state = () => users.map((u) => profileOf(engine, u));
     const live = state();
     await engine.close();
+    // The replay itself (the close wrote a snapshot of the live state, which the open would restore).
+    await rm(snapshotDir(stateDir), { recursive: true });
     engine = await openEngine({ bundleDir: tb.bundleDir, stateDir });
     expect(state()).toEqual(live);
   });
 
-  it('keeps acknowledged events, videos and profiles across a restart, and rebuilds on reload', async () => {
+  it('keeps acknowledged events, videos and profiles across a restart (a replay), and rebuilds on reload', async () => {
     const before = engine.userInfo('fresh-user-1');
     await engine.close();
+    await rm(snapshotDir(stateDir), { recursive: true });
     engine = await openEngine({ bundleDir: tb.bundleDir, stateDir });
     const after = engine.userInfo('fresh-user-1');
     expect(after.eventCount).toBe(before.eventCount);
