@@ -8,7 +8,8 @@
  * in-process hot path and HTTP (autocannon) at 100k videos, and scale-out (memory store vs Redis
  * with 1 and N workers, real server processes; needs redis-server). Full scale: the hot path and
  * HTTP at 1M videos (the world is built and cached on first use, see bench/build-world.ts; its
- * build times are in the hot path's results) and the index build, timed again in this run. The summary checks the issue's targets and
+ * build times are in the hot path's results), the index build, timed again in this run, and the
+ * engine's restart (replay vs snapshot; also at the small scale). The summary checks the issue's targets and
  * says by how much each missed one is missed. `--only` replaces the subset it ran in the day's summary.
  */
 import { spawnSync } from 'node:child_process';
@@ -45,11 +46,12 @@ const BENCHES: readonly Bench[] = [
   { name: 'index', script: 'bench/index-build.ts', args: (s) => ['--scale', s], resultFile: `index-<scale>-${date}.json` },
   { name: 'hotpath', script: 'bench/hotpath.ts', args: (s) => ['--scale', s], resultFile: `hotpath-<scale>-${date}.json` },
   { name: 'http', script: 'bench/http.ts', args: (s) => ['--scale', s], resultFile: `http-<scale>-${date}.json` },
+  { name: 'restart', script: 'bench/restart.ts', args: (s) => ['--scale', s], resultFile: `restart-<scale>-${date}.json` },
   { name: 'workers', script: 'bench/workers.ts', args: () => [], resultFile: `workers-${date}.json` },
 ];
 
 /** Benchmarks run at `--scale full` (the others have fixed sizes and run at the small scale only). */
-const FULL_SCALE = new Set(['index', 'hotpath', 'http']);
+const FULL_SCALE = new Set(['index', 'hotpath', 'http', 'restart']);
 
 const program = benchProgram('feedrank-bench', 'Runs the benchmarks, each in its own process, and writes a summary that checks the targets', {
   scales: ['small', 'full'],

@@ -77,7 +77,7 @@ describe('benchProgram', () => {
 });
 
 describe('benchmark scripts', () => {
-  const scripts = ['run', 'hotpath', 'http', 'index-build', 'workers', 'train-embedding', 'eventlog', 'load', 'soak', 'memory', 'build-world', 'feed-digest'];
+  const scripts = ['run', 'hotpath', 'http', 'restart', 'index-build', 'workers', 'train-embedding', 'eventlog', 'load', 'soak', 'memory', 'build-world', 'feed-digest'];
   it('print their usage on --help and exit 0 without running', async () => {
     const run = promisify(execFile);
     // --results first: a script that ignored --help would write there, not into bench/results.
