@@ -177,20 +177,14 @@ class Reader {
     for (let i = 0; i < n; i++, this.pos += 4) out[i] = this.view.getInt32(this.pos, true);
     return out;
   }
-  f32s(): Float32Array {
+  /** What Writer.typed wrote: a copy (the bytes need not be aligned for a view). */
+  typed<T extends Float32Array | Float64Array>(Ctor: { new (n: number): T; readonly BYTES_PER_ELEMENT: number }): T {
     const n = this.u32();
-    this.need(4 * n);
-    const out = new Float32Array(n);
-    new Uint8Array(out.buffer).set(this.buf.subarray(this.pos, this.pos + 4 * n));
-    this.pos += 4 * n;
-    return out;
-  }
-  f64s(): Float64Array {
-    const n = this.u32();
-    this.need(8 * n);
-    const out = new Float64Array(n);
-    new Uint8Array(out.buffer).set(this.buf.subarray(this.pos, this.pos + 8 * n));
-    this.pos += 8 * n;
+    const bytes = n * Ctor.BYTES_PER_ELEMENT;
+    this.need(bytes);
+    const out = new Ctor(n);
+    new Uint8Array(out.buffer).set(this.buf.subarray(this.pos, this.pos + bytes));
+    this.pos += bytes;
     return out;
   }
   align8(): void {
@@ -268,8 +262,8 @@ function readUser(r: Reader, dim: number, maxInterests: number, videos: number):
   const it = p.interests;
   it.count = r.u32();
   it.ts = r.f64();
-  const weights = r.f32s();
-  const vectors = r.f32s();
+  const weights = r.typed(Float32Array);
+  const vectors = r.typed(Float32Array);
   if (weights.length !== maxInterests || vectors.length % dim !== 0 || vectors.length > maxInterests * dim || it.count * dim > vectors.length) {
     throw new Error(`user "${id}": interests of ${it.count} rows in ${vectors.length} values (dim ${dim}, at most ${maxInterests})`);
   }
@@ -335,7 +329,7 @@ export function decodeEngineState(state: Uint8Array, want: SnapshotKey, dim: num
   r.align8();
   const stats = new EngagementStats(0, 0, 0);
   for (const name of STAT_ARRAYS) {
-    const a = name === 'videoTs' || name === 'creatorTs' || name === 'soundTs' ? r.f64s() : r.f32s();
+    const a = name === 'videoTs' || name === 'creatorTs' || name === 'soundTs' ? r.typed(Float64Array) : r.typed(Float32Array);
     (stats as unknown as Record<string, Float32Array | Float64Array>)[name] = a;
   }
   stats.latestTs = r.f64();
