@@ -11,8 +11,10 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Engine, openEngine } from '../../engine/serve/engine.js';
 import { bundleHash, decodeEngineState, encodeEngineState, ENGINE_SNAPSHOT_VERSION, settingsHash, snapshotDir, type SnapshotKey } from '../../engine/serve/engine-snapshot.js';
-import type { UserState } from '../../engine/interest/user-state.js';
-import type { EngagementStats } from '../../engine/features/stats.js';
+import fc from 'fast-check';
+import { applyUserEvent, createUserState, rememberServed, type UserState } from '../../engine/interest/user-state.js';
+import { EngagementStats } from '../../engine/features/stats.js';
+import type { VideoCatalog } from '../../engine/features/catalog.js';
 import type { Interner } from '../../engine/io/interner.js';
 import { flipByte, testBundle, type TestBundle } from '../helpers/bundle.js';
 
@@ -46,24 +48,27 @@ function stateOf(e: Engine) {
       perCreator: [st.creatorPositives, st.creatorTs].map((a) => Array.from(a.subarray(0, w.creators.size))),
       perSound: [st.soundUses, st.soundTs].map((a) => Array.from(a.subarray(0, w.sounds.size))),
     },
-    users: [...w.users].map(([id, s]) => {
-      const p = s.profile;
-      return {
-        id,
-        eventCount: s.eventCount,
-        version: s.version,
-        declared: [...s.declared],
-        marks: [...s.notInterested],
-        served: Array.from(s.served),
-        servedNext: s.servedNext,
-        seen: Array.from(s.seen.values()).sort((a, b) => a - b),
-        scalars: [p.scale, p.ts, p.events, p.views, p.skips, p.watchRatioSum],
-        follows: [...p.follows],
-        tags: p.tags.entries(),
-        creators: p.creators.entries(),
-        interests: { count: p.interests.count, ts: p.interests.ts, weights: Array.from(p.interests.weights), vectors: Array.from(p.interests.vectors) },
-      };
-    }),
+    users: [...w.users].map(([id, s]) => plainUser(id, s)),
+  };
+}
+
+/** A user's state as plain data, every field (exact floats). */
+function plainUser(id: string, s: UserState) {
+  const p = s.profile;
+  return {
+    id,
+    eventCount: s.eventCount,
+    version: s.version,
+    declared: [...s.declared],
+    marks: [...s.notInterested],
+    served: Array.from(s.served),
+    servedNext: s.servedNext,
+    seen: Array.from(s.seen.values()).sort((a, b) => a - b),
+    scalars: [p.scale, p.ts, p.events, p.views, p.skips, p.watchRatioSum],
+    follows: [...p.follows],
+    tags: p.tags.entries(),
+    creators: p.creators.entries(),
+    interests: { count: p.interests.count, ts: p.interests.ts, weights: Array.from(p.interests.weights), vectors: Array.from(p.interests.vectors) },
   };
 }
 
@@ -169,6 +174,61 @@ describe('engine snapshot', () => {
     expect(e.userInfo('snap-late-user').eventCount).toBe(1);
     expect(e.userInfo('snap-user-4-0').declared).toEqual(['topic2', 'snap-declared-4']);
     await e.close();
+  });
+
+  it('encode then decode gives back every user and statistic exactly, for random event histories (property)', () => {
+    const dim = 8;
+    const n = 24;
+    const vec = fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: dim, maxLength: dim });
+    const event = fc.record({
+      user: fc.integer({ min: 0, max: 5 }),
+      video: fc.integer({ min: 0, max: n - 1 }),
+      type: fc.integer({ min: 0, max: 5 }),
+      watchMs: fc.integer({ min: 0, max: 60_000 }),
+      dt: fc.integer({ min: -3_600_000, max: 86_400_000 }),
+      served: fc.array(fc.integer({ min: 0, max: n - 1 }), { maxLength: 40 }),
+    });
+    fc.assert(
+      fc.property(fc.array(vec, { minLength: n, maxLength: n }), fc.array(event, { maxLength: 120 }), (rows, events) => {
+        const vectors = new Float32Array(n * dim);
+        rows.forEach((r, v) => {
+          const norm = Math.hypot(...r) || 1;
+          r.forEach((x, d) => (vectors[v * dim + d] = r.every((y) => y === 0) && d === 0 ? 1 : x / norm));
+        });
+        const cat: VideoCatalog = {
+          size: n,
+          dim,
+          vectors,
+          creator: Int32Array.from({ length: n }, (_, v) => v % 5),
+          sound: Int32Array.from({ length: n }, (_, v) => (v % 3 === 0 ? -1 : v % 4)),
+          tagOffsets: Int32Array.from({ length: n + 1 }, (_, v) => 2 * v),
+          tagIds: Int32Array.from({ length: 2 * n }, (_, i) => (i * 7) % 9),
+          durationMs: Float64Array.from({ length: n }, (_, v) => 5000 + 1000 * v),
+          createdAt: new Float64Array(n),
+        };
+        const stats = new EngagementStats(n, 5, 4);
+        const users = new Map<string, UserState>();
+        let ts = 1_700_000_000_000;
+        for (const e of events) {
+          ts += e.dt;
+          let s = users.get(`u${e.user}`);
+          if (!s) users.set(`u${e.user}`, (s = createUserState(dim)));
+          stats.apply(cat, e.video, e.type, e.watchMs, ts);
+          applyUserEvent(s, cat, e.video, e.type, e.watchMs, ts);
+          rememberServed(s, e.served, e.served.length);
+        }
+        const key: SnapshotKey = { version: ENGINE_SNAPSHOT_VERSION, settings: settingsHash(), bundle: 'b', position: { lastSeq: 0, events: 0, videosBytes: 0, usersBytes: 0 } };
+        const decoded = decodeEngineState(encodeEngineState(key, { latestTs: ts, videos: n, tags: ['x'], creators: [], sounds: ['s'], users, stats }, dim), key, dim);
+        if (!decoded.ok) throw new Error(decoded.reason);
+        const got = decoded.state;
+        expect([...got.users].map(([id, s]) => plainUser(id, s))).toEqual([...users].map(([id, s]) => plainUser(id, s)));
+        for (const name of ['fastViews', 'slowViews', 'slowPositives', 'videoTs', 'views', 'positives', 'watchRatioSum', 'skips', 'creatorPositives', 'creatorTs', 'soundUses', 'soundTs'] as const) {
+          expect(Array.from(got.stats[name]), name).toEqual(Array.from(stats[name]));
+        }
+        expect([got.latestTs, got.stats.latestTs, got.tags, got.sounds]).toEqual([ts, stats.latestTs, ['x'], ['s']]);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('decodes only under the key it was written with', () => {
