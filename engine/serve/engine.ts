@@ -407,10 +407,16 @@ export class Engine implements FeedEngine {
       for (let i = 0; i < e.count; i++) if (e.eventIdHi[i] !== 0) eventIds.addHash(e.eventIdHi[i], e.eventIdLo[i]);
     }
     let skipped = 0;
+    let inBundle = 0;
     // (Restored: the store still indexes its log in this pass; the engine's state already holds it.)
     await this.store.replayEvents((events) => {
       if (restored) return;
       for (const ev of events) {
+        // A bundle trained on data that includes events posted here has them already (by eventId).
+        if (ev.eventId !== undefined && eventIds.has(ev.eventId)) {
+          inBundle++;
+          continue;
+        }
         const v = world.videoIds.get(ev.videoId);
         if (v < 0) {
           skipped++;
@@ -421,6 +427,7 @@ export class Engine implements FeedEngine {
       }
     });
     if (skipped > 0) this.logger?.warn({ skipped }, 'events in the log name videos this bundle does not have; skipped');
+    if (inBundle > 0) this.logger?.info({ events: inBundle }, 'events in the log that the bundle already holds (same eventId); applied once');
     // Fresh ring: the newest uploads.
     const byAge = Array.from({ length: catalog.size }, (_, i) => i).sort((a, b) => catalog.createdAt[a] - catalog.createdAt[b]);
     for (const v of byAge.slice(-FRESH_RING)) pushFresh(world, v);
@@ -498,6 +505,7 @@ export class Engine implements FeedEngine {
       this.applyUserRecord(world, s, entry.user);
       return;
     }
+    if (this.heldByBundle(entry)) return;
     const ev = entry.event;
     const v = world.videoIds.get(ev.videoId);
     if (v < 0) {
@@ -505,6 +513,11 @@ export class Engine implements FeedEngine {
       return;
     }
     applyUserEvent(s, world.catalog, v, EVENT_CODE[ev.type], ev.watchMs ?? 0, ev.ts);
+  }
+
+  /** A stored event that the bundle holds too (same eventId: a bundle trained on data that includes it); applied once. */
+  private heldByBundle(entry: StoreEntry): boolean {
+    return entry.kind === 'event' && entry.event.eventId !== undefined && this.eventIds.has(entry.event.eventId);
   }
 
   /**
@@ -538,9 +551,15 @@ export class Engine implements FeedEngine {
       const until = ts + notInterestedConfig.durationMs;
       if (c >= 0) hideCreatorUntil(s, c, until);
     }
-    for (const entry of read.entries) this.applyEntry(world, s, entry);
+    let held = 0;
+    for (const entry of read.entries) {
+      if (this.heldByBundle(entry)) held++;
+      this.applyEntry(world, s, entry);
+    }
     if (r.profile) this.applyUserRecord(world, s, r.profile);
-    s.eventCount = bundleEvents + read.eventCount;
+    // (Older events the bundle also holds, beyond the store's recent entries, are not seen here:
+    // counted twice in eventCount, the one thing they still shape after a rebuild.)
+    s.eventCount = bundleEvents + read.eventCount - held;
     s.version = read.version;
     if (old) {
       s.served = old.served.slice();
