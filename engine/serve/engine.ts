@@ -16,6 +16,7 @@
  * Reloading a bundle (a new embedding space) rebuilds the world from the stored events — interest
  * vectors are never carried over — while ingestion waits, then swaps it in whole.
  */
+import { randomUUID } from 'node:crypto';
 import { handledLater, WriteQueue } from '../util/mutex.js';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
@@ -652,7 +653,9 @@ export class Engine implements FeedEngine {
         // The bundle's eventIds here; the store knows the posted ones.
         const keep = newInBatch(events, this.eventIds);
         if (keep.length === 0) return { stored: undefined };
-        const fresh = keep.map((i) => events[i]);
+        // An event posted without an eventId gets one, so that every stored event can be told
+        // apart from a copy later (an export for retraining, a bundle trained on it: see export.ts).
+        const fresh = keep.map((i) => (events[i].eventId === undefined ? { ...events[i], eventId: `srv-${randomUUID()}` } : events[i]));
         const creators = keep.map((i) => world.creators.ids[world.catalog.creator[world.videoIds.get(events[i].videoId)]]);
         // Started now, in order; awaited and applied in the same order once earlier writes are applied.
         return { stored: handledLater(this.store.appendEvents(fresh, creators)) };
