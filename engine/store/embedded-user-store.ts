@@ -15,6 +15,7 @@ import { handledLater, WriteQueue } from '../util/mutex.js';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { decodeKeptEvents } from './compact.js';
 import { EventLog } from './eventlog.js';
 import { EVENT_ID_MEMORY, EventIdSet, newInBatch } from '../serve/event-ids.js';
 import { Journal } from '../serve/journal.js';
@@ -118,18 +119,28 @@ export class EmbeddedUserStore implements UserStateStore {
   /** Replays the log once, indexing every event (and handing each batch to `onBatch`). */
   private indexLog(onBatch?: (events: EventRecord[]) => void): Promise<void> {
     const creatorOf = this.creatorOf!;
-    this.indexing = this.log
-      .replay((events) => {
-        for (const ev of events) {
-          if (ev.eventId) this.eventIds.add(ev.eventId);
-          this.indexEvent(ev, ev.type === 'not_interested' ? creatorOf(ev.videoId) : undefined);
-        }
-        onBatch?.(events);
-      })
-      .then(() => {
-        this.creatorOf = undefined;
-      });
+    this.indexing = this.replayLog((events) => {
+      for (const ev of events) {
+        if (ev.eventId) this.eventIds.add(ev.eventId);
+        this.indexEvent(ev, ev.type === 'not_interested' ? creatorOf(ev.videoId) : undefined);
+      }
+      onBatch?.(events);
+    }).then(() => {
+      this.creatorOf = undefined;
+    });
     return this.indexing;
+  }
+
+  /**
+   * Every logged event in order, batch by batch: those a compaction kept (its snapshot, see
+   * compact.ts) first, then the batches after it.
+   */
+  private async replayLog(onBatch: (events: EventRecord[]) => void): Promise<void> {
+    await this.log.replay(onBatch, {
+      onSnapshot: (state) => {
+        for (const events of decodeKeptEvents(state)) onBatch(events);
+      },
+    });
   }
 
   private ensureIndexed(): Promise<void> {
@@ -247,7 +258,7 @@ export class EmbeddedUserStore implements UserStateStore {
       let eventCount = 0;
       let at = 0; // version of the user's last event seen
       let p = 0; // next profile version not yet passed
-      await this.log.replay((events) => {
+      await this.replayLog((events) => {
         for (const ev of events) {
           if (ev.userId !== userId) continue;
           eventCount++;
@@ -298,7 +309,7 @@ export class EmbeddedUserStore implements UserStateStore {
   async replayEvents(onBatch: (events: EventRecord[]) => void): Promise<void> {
     if (this.indexing === undefined) return this.indexLog(onBatch);
     await this.indexing;
-    await this.log.replay((events) => onBatch(events));
+    await this.replayLog(onBatch);
   }
 
   watch(): void {

@@ -1,8 +1,10 @@
 /**
- * `npm run export` (engine/store/export.ts), the loop log → train → bundle → serve on real files: a
- * server's state directory exported on top of the data directory its bundle was trained on gives a
- * data directory that trains; the bundle trained on it, opened on the same state directory, counts
- * every event once (the ones posted without an eventId too: the engine gives them one).
+ * `npm run export` and `npm run compact` (engine/store/export.ts, compact.ts) on real files: the
+ * loop log → train → bundle → serve → compact. A server's state directory exported on top of the
+ * data directory its bundle was trained on gives a data directory that trains; the bundle trained
+ * on it, opened on the same state directory, counts every event once (the ones posted without an
+ * eventId too: the engine gives them one); compacting the log against it keeps what the bundle
+ * does not hold, and the log shrinks.
  */
 import { mkdtemp, rm, writeFile, mkdir, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../engine/io/load.js';
 import { readJsonlLines } from '../../engine/io/jsonl.js';
 import { openEngine } from '../../engine/serve/engine.js';
+import { compactLog, decodeKeptEvents } from '../../engine/store/compact.js';
+import { EventLog } from '../../engine/store/eventlog.js';
 import { exportState } from '../../engine/store/export.js';
 import { train } from '../../engine/train/pipeline.js';
 import { testBundle, type TestBundle } from '../helpers/bundle.js';
@@ -78,9 +82,61 @@ describe('export of a state directory for the next training run', () => {
       expect({ u1: e.userInfo('u1').eventCount, new: e.userInfo('exp-user').eventCount }).toEqual(before);
       expect(e.userInfo('u1').declared).toEqual(['topic3']);
       expect(e.similar('exp-v', 3).items).toHaveLength(3);
+      expect(await e.ingestEvents([{ userId: 'exp-user', videoId: 'v1_2', ts: lastTs + 500, type: 'like', eventId: 'exp-late' }])).toEqual({ accepted: 1, duplicates: 0 });
     } finally {
       await e.close();
     }
+
+    // Compaction against the bundle now served: the log keeps only the event it does not hold.
+    expect(await compactLog({ stateDir, bundleDir: bundle })).toMatchObject({ before: 5, kept: 1, dropped: 4 });
+    expect(await compactLog({ stateDir, bundleDir: bundle })).toMatchObject({ before: 1, kept: 1, dropped: 0 });
+    e = await openEngine({ bundleDir: bundle, stateDir });
+    try {
+      expect({ u1: e.userInfo('u1').eventCount, new: e.userInfo('exp-user').eventCount }).toEqual({ u1: before.u1, new: before.new + 1 });
+      // The dropped events are still known (the bundle's eventIds); writes go on after the compaction.
+      expect(await e.ingestEvents([posted[0], { userId: 'u1', videoId: 'v3_3', ts: lastTs + 600, type: 'like', eventId: 'exp-after' }])).toEqual({ accepted: 1, duplicates: 1 });
+    } finally {
+      await e.close();
+    }
+    // What the log holds now, as the next export sees it: the kept event, then the one after.
+    const next = await exportState({ stateDir, base: out, out: join(root, 'data-3') });
+    expect(next.events).toMatchObject({ logged: 2, alreadyInBase: 0 });
+    expect((await eventLines(join(root, 'data-3'))).slice(-2).map((l) => l.eventId)).toEqual(['exp-late', 'exp-after']);
+    // And a restart replays it (no engine snapshot: the close above wrote one; drop it to replay).
+    await rm(join(stateDir, 'engine'), { recursive: true });
+    e = await openEngine({ bundleDir: bundle, stateDir });
+    try {
+      expect({ u1: e.userInfo('u1').eventCount, new: e.userInfo('exp-user').eventCount }).toEqual({ u1: before.u1 + 1, new: before.new + 1 });
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('compaction drops whole segments: the log shrinks on disk', { timeout: 60_000 }, async () => {
+    const stateDir = await tb.stateDir();
+    const log = await EventLog.open(join(stateDir, 'events'), { segmentBytes: 4096 });
+    // Events the bundle holds (its own eventIds), over many small segments, then two it does not.
+    const held = (await eventLines(tb.world.dir)).slice(0, 600).map((l) => l.eventId!);
+    for (let i = 0; i < 600; i += 10) {
+      await log.append(held.slice(i, i + 10).map((eventId, j) => ({ userId: 'u2', videoId: 'v0_1', ts: 1 + i + j, type: 'view' as const, watchMs: 100, eventId })));
+    }
+    await log.append([{ userId: 'u2', videoId: 'v0_1', ts: 99, type: 'like', eventId: 'not-in-bundle' }, { userId: 'u2', videoId: 'v0_2', ts: 100, type: 'like' }]);
+    const segments = log.stats().segments;
+    await log.close();
+    expect(segments).toBeGreaterThan(3);
+    const r = await compactLog({ stateDir, bundleDir: tb.bundleDir });
+    expect(r).toMatchObject({ before: 602, kept: 2, dropped: 600 });
+    expect(r.bytesAfter).toBeLessThan(r.bytesBefore / 2);
+    // What is left replays as the two kept events, in order.
+    const after = await EventLog.open(join(stateDir, 'events'));
+    const replayed: string[] = [];
+    await after.replay((events) => void replayed.push(...events.map((e) => e.eventId ?? '-')), {
+      onSnapshot: (state) => {
+        for (const events of decodeKeptEvents(state)) replayed.push(...events.map((e) => e.eventId ?? '-'));
+      },
+    });
+    await after.close();
+    expect(replayed).toEqual(['not-in-bundle', '-']);
   });
 
   it('refuses an existing output, a directory that is no state directory, and a bad base line (file and line named)', { timeout: 60_000 }, async () => {
