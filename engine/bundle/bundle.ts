@@ -171,8 +171,11 @@ export class BundleError extends Error {
   }
 }
 
-/** Reads and verifies a bundle (digests, feature-spec hash, shapes). Throws {@link BundleError}. */
-export async function readBundle(dir: string): Promise<LoadedBundle> {
+/**
+ * A bundle's manifest, validated (feature-spec hash included), and a reader of its files that
+ * checks each against the manifest's size and SHA-256 (recording it in `verified`).
+ */
+async function openManifest(dir: string) {
   const root = resolve(dir);
   const fail = (why: string): never => {
     throw new BundleError(`bundle ${root}: ${why}`);
@@ -198,6 +201,34 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     if (got.sha256 !== want.sha256) fail(`${name} does not match its checksum (corrupt)`);
     verified.set(join(root, name), got.sha256);
   };
+  /** A file of the bundle, read whole and checked against the manifest when it lists it. */
+  const readChecked = async (name: string): Promise<Buffer<ArrayBuffer>> => {
+    let buf: Buffer<ArrayBuffer>;
+    try {
+      buf = await readFile(join(root, name));
+    } catch {
+      return fail(`${name} is missing`);
+    }
+    if (manifest.files[name]) check(name, { bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
+    return buf;
+  };
+  return { root, manifest, fail, verified, check, readChecked };
+}
+
+/**
+ * The hashed eventIds of a bundle's events (events.bin's eventIdHi / eventIdLo columns, see
+ * engine/io/event-id-hash.ts; 0 / 0 for an event without one), with events.bin checked.
+ */
+export async function readBundleEventIds(dir: string): Promise<{ hi: Uint32Array; lo: Uint32Array }> {
+  const { root, readChecked } = await openManifest(dir);
+  const ec = parseColumns(await readChecked('events.bin'), join(root, 'events.bin'));
+  if (!ec.eventIdHi) return { hi: new Uint32Array(0), lo: new Uint32Array(0) };
+  return { hi: column(ec, 'eventIdHi', Uint32Array, 'events.bin'), lo: column(ec, 'eventIdLo', Uint32Array, 'events.bin') };
+}
+
+/** Reads and verifies a bundle (digests, feature-spec hash, shapes). Throws {@link BundleError}. */
+export async function readBundle(dir: string): Promise<LoadedBundle> {
+  const { root, manifest, fail, verified, check, readChecked } = await openManifest(dir);
   for (const name of Object.keys(manifest.files)) {
     if (basename(name) !== name) fail(`manifest names a file outside the bundle: ${name}`);
     try {
@@ -210,17 +241,6 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
       return fail(`${name} is missing`);
     }
   }
-  /** A file of the bundle, read whole and checked against the manifest when it lists it. */
-  const readChecked = async (name: string): Promise<Buffer<ArrayBuffer>> => {
-    let buf: Buffer<ArrayBuffer>;
-    try {
-      buf = await readFile(join(root, name));
-    } catch {
-      return fail(`${name} is missing`);
-    }
-    if (manifest.files[name]) check(name, { bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
-    return buf;
-  };
   try {
     const ids = JSON.parse((await readChecked('ids.json')).toString('utf8')) as Record<string, string[]>;
     const dim = manifest.embeddingDim;

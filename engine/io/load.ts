@@ -69,6 +69,19 @@ export async function loadDataset(dir: string, options: LoadOptions = {}): Promi
   };
 }
 
+/**
+ * Every record of `<dir>/<name>.jsonl` (or `.jsonl.gz`), each validated by `schema` as
+ * loadDataset validates it; the first bad line throws its {@link DataError}. For tools that need
+ * the records themselves (the state export), not the columns.
+ */
+export async function readDataRecords<S extends z.ZodType>(dir: string, name: string, schema: S): Promise<z.infer<S>[]> {
+  const scope = new FileScope(await resolveJsonlFile(dir, name), {}, []);
+  const out: z.infer<S>[] = [];
+  // (Without skipInvalid, parse and validate throw on a bad line rather than return undefined.)
+  await scope.read((text, line) => void out.push(scope.validate(schema, scope.parse(text, line), line)!));
+  return out;
+}
+
 /** One file being read: its name, its counts, and what a bad line does (throw, or count and skip). */
 class FileScope {
   readonly file: string;

@@ -213,7 +213,11 @@ export class Engine implements FeedEngine {
         : await RedisUserStore.open(url, { logger: opts.logger, prefix: opts.storePrefix, recentEntries: opts.storeRecentEntries });
     try {
       const engine = new Engine(store, opts.logger);
-      const restored = store instanceof EmbeddedUserStore ? await engine.restorable(store, (engine.stateDir = opts.stateDir), bundle) : undefined;
+      let restored: EngineState | undefined;
+      if (store instanceof EmbeddedUserStore) {
+        engine.stateDir = opts.stateDir;
+        restored = await engine.restorable(store, opts.stateDir, bundle);
+      }
       engine.install(await engine.buildWorld(bundle, await store.postedVideos(), await store.postedProfiles(), restored));
       engine.timer = setInterval(() => refresh(engine.world), REFRESH_MS).unref();
       store.watch({

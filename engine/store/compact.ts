@@ -13,10 +13,9 @@
  * Snapshot state ("kept events"): u32 version (1) | then chunks of u32 json bytes, u32 events,
  * json (the log's batch encoding, format.ts), up to CHUNK events each.
  */
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parseColumns } from '../bundle/columns.js';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readBundleEventIds } from '../bundle/bundle.js';
 import type { EventRecord } from '../schema/records.js';
 import { EventIdSet } from '../serve/event-ids.js';
 import { EventLog } from './eventlog.js';
@@ -53,28 +52,12 @@ export function* decodeKeptEvents(state: Buffer): Generator<EventRecord[]> {
   }
 }
 
-/** The eventIds of a bundle's events (events.bin, checked against the manifest's SHA-256). */
-export async function bundleEventIds(bundleDir: string): Promise<{ ids: EventIdSet; events: number }> {
-  const root = resolve(bundleDir);
-  let manifest: { files?: Record<string, { sha256?: string }> };
-  try {
-    manifest = JSON.parse(await readFile(join(root, 'manifest.json'), 'utf8')) as typeof manifest;
-  } catch (err) {
-    throw new Error(`bundle ${root}: manifest.json is missing or not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  const want = manifest.files?.['events.bin']?.sha256;
-  if (typeof want !== 'string') throw new Error(`bundle ${root}: the manifest lists no events.bin`);
-  const buf = await readFile(join(root, 'events.bin'));
-  if (createHash('sha256').update(buf).digest('hex') !== want) throw new Error(`bundle ${root}: events.bin does not match its checksum (corrupt)`);
-  const cols = parseColumns(buf, join(root, 'events.bin'));
-  const hi = cols.eventIdHi;
-  const lo = cols.eventIdLo;
-  const events = cols.user?.length ?? 0;
-  const ids = new EventIdSet(events + 1);
-  if (hi instanceof Uint32Array && lo instanceof Uint32Array) {
-    for (let i = 0; i < hi.length; i++) if (hi[i] !== 0) ids.addHash(hi[i], lo[i]);
-  }
-  return { ids, events };
+/** The eventIds of a bundle's events (events.bin checked against the manifest). */
+async function bundleEventIds(bundleDir: string): Promise<EventIdSet> {
+  const { hi, lo } = await readBundleEventIds(bundleDir);
+  const ids = new EventIdSet(hi.length + 1);
+  for (let i = 0; i < hi.length; i++) if (hi[i] !== 0) ids.addHash(hi[i], lo[i]);
+  return ids;
 }
 
 export interface CompactReport {
@@ -97,7 +80,7 @@ async function dirBytes(dir: string): Promise<number> {
 
 /** Compacts the log in `<stateDir>/events` against the bundle in `bundleDir` (see the module's note). */
 export async function compactLog(opts: { stateDir: string; bundleDir: string }): Promise<CompactReport> {
-  const { ids } = await bundleEventIds(opts.bundleDir);
+  const ids = await bundleEventIds(opts.bundleDir);
   const dir = join(opts.stateDir, 'events');
   if (!(await stat(dir).then((st) => st.isDirectory(), () => false))) throw new Error(`${opts.stateDir} is not a state directory (no events/ log in it)`);
   const log = await EventLog.open(dir);

@@ -19,12 +19,11 @@
  * or export a copy of the directory); `out` must not exist.
  */
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { DataError } from '../io/errors.js';
-import { readJsonlLines, resolveJsonlFile, writeJsonl } from '../io/jsonl.js';
-import { describeIssue, eventSchema, userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
+import { join } from 'node:path';
+import { writeJsonl } from '../io/jsonl.js';
+import { readDataRecords } from '../io/load.js';
+import { eventSchema, userSchema, videoSchema, type EventRecord, type UserRecord, type VideoRecord } from '../schema/records.js';
 import { EmbeddedUserStore } from './embedded-user-store.js';
-import type { z } from 'zod';
 
 export interface ExportReport {
   readonly videos: { readonly base: number; readonly posted: number };
@@ -41,34 +40,15 @@ export interface ExportReport {
   };
 }
 
-/** Reads a data file of `base` whole, validating each record (file and line named on error). */
-async function readRecords<T>(dir: string, name: string, schema: z.ZodType<T>): Promise<T[]> {
-  const path = await resolveJsonlFile(dir, name);
-  const file = basename(path);
-  const out: T[] = [];
-  await readJsonlLines(path, (text, line) => {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new DataError(file, line, undefined, `not valid JSON (${(err as Error).message})`);
-    }
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw new DataError(file, line, undefined, describeIssue(parsed.error));
-    out.push(parsed.data);
-  });
-  return out;
-}
-
 export async function exportState(opts: { stateDir: string; base: string; out: string }): Promise<ExportReport> {
   if (await stat(opts.out).then(() => true, () => false)) throw new Error(`${opts.out} already exists; the export writes a new directory`);
   await stat(join(opts.stateDir, 'events')).catch(() => {
     throw new Error(`${opts.stateDir} is not a state directory (no events/ log in it)`);
   });
   const [videos, users, events] = [
-    await readRecords(opts.base, 'videos', videoSchema),
-    await readRecords(opts.base, 'users', userSchema),
-    await readRecords(opts.base, 'events', eventSchema),
+    await readDataRecords(opts.base, 'videos', videoSchema),
+    await readDataRecords(opts.base, 'users', userSchema),
+    await readDataRecords(opts.base, 'events', eventSchema),
   ];
   const store = await EmbeddedUserStore.open(opts.stateDir, () => undefined);
   let posted: VideoRecord[];
